@@ -1,0 +1,43 @@
+// compiler.h: attributes shared by core/: cache-line layout and clang's
+// thread-safety capability annotations (checked with -Wthread-safety).
+#pragma once
+
+#include <cstddef>
+
+namespace anonx {
+
+// Zen 4 lines are 64 bytes; 128 also defeats the adjacent-line prefetcher
+// (perf-anchors B.5), so independently written objects are 128-aligned.
+inline constexpr std::size_t kCacheLine = 64;
+inline constexpr std::size_t kNoFalseSharing = 128;
+
+#define ANONX_INLINE inline __attribute__((always_inline))
+#define ANONX_NOINLINE __attribute__((noinline))
+#define likely(x) __builtin_expect(!!(x), 1)
+#define unlikely(x) __builtin_expect(!!(x), 0)
+
+// Spin-wait hint (PAUSE on x86): what cpu_relax() is in the kernel.
+ANONX_INLINE void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#endif
+}
+
+}  // namespace anonx
+
+#if defined(__clang__)
+#define ANONX_TSA(x) __attribute__((x))
+#else
+#define ANONX_TSA(x)
+#endif
+#define CAPABILITY(x) ANONX_TSA(capability(x))
+#define SCOPED_CAPABILITY ANONX_TSA(scoped_lockable)
+#define GUARDED_BY(x) ANONX_TSA(guarded_by(x))
+#define REQUIRES(...) ANONX_TSA(requires_capability(__VA_ARGS__))
+#define REQUIRES_SHARED(...) ANONX_TSA(requires_shared_capability(__VA_ARGS__))
+#define ACQUIRE(...) ANONX_TSA(acquire_capability(__VA_ARGS__))
+#define ACQUIRE_SHARED(...) ANONX_TSA(acquire_shared_capability(__VA_ARGS__))
+#define RELEASE(...) ANONX_TSA(release_capability(__VA_ARGS__))
+#define RELEASE_SHARED(...) ANONX_TSA(release_shared_capability(__VA_ARGS__))
+#define TRY_ACQUIRE(...) ANONX_TSA(try_acquire_capability(__VA_ARGS__))
+#define NO_THREAD_SAFETY_ANALYSIS ANONX_TSA(no_thread_safety_analysis)

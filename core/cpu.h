@@ -1,0 +1,68 @@
+// cpu.h: harness threads as CPUs. Each CPU has a padded section counter for
+// its IRQ-off sections (GUP-fast's local_irq_disable); a TLB-flush IPI or a
+// page-table free waits for every CPU that is inside one.
+//
+// Why not liburcu: an IPI waits only for sections open *now* on other CPUs,
+// which this counter scheme gives exactly with one locked RMW per section
+// and no registration; liburcu's grace periods batch readers across all
+// registered threads behind a global mutex and, being uninstrumented, their
+// synchronisation is invisible to ThreadSanitizer, which would then report
+// every page reused after a grace period (the TSan build must stay clean).
+//
+// Section protocol (SB, both sides fenced):
+//   CPU:     W(seq = odd) ; smp_mb ; R(page tables)       ... W(seq = even, release)
+//   flusher: W(page table) ; smp_mb ; R(seq of every CPU) ; wait while odd and unchanged
+// So either the flusher sees the section open and waits for it to end, or
+// the section reads the flusher's page-table write.
+#pragma once
+
+#include <atomic>
+#include <memory>
+
+#include "barriers.h"
+#include "compiler.h"
+
+namespace anonx {
+
+class cpu_sections {
+ public:
+  explicit cpu_sections(unsigned nr_cpus) : nr_(nr_cpus), cpus_(new slot[nr_cpus]) {}
+  unsigned nr_cpus() const { return nr_; }
+
+  // local_irq_disable(): open a section. The smp_mb pairs with the one in
+  // wait_for_sections() (the flusher's write precedes its reads).
+  ANONX_INLINE void local_irq_disable(unsigned cpu) {
+    slot &s = cpus_[cpu];
+    s.seq.store(s.seq.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    smp_mb();
+  }
+  // local_irq_enable(): close it; release orders the section's reads before
+  // the flusher's acquire of the new count.
+  ANONX_INLINE void local_irq_enable(unsigned cpu) {
+    slot &s = cpus_[cpu];
+    s.seq.store(s.seq.load(std::memory_order_relaxed) + 1, std::memory_order_release);
+  }
+  bool in_section(unsigned cpu) const { return cpus_[cpu].seq.load(std::memory_order_acquire) & 1; }
+
+  // The IPI (flush_tlb_*, tlb_remove_table_sync_one): returns only once
+  // every section that was open on another CPU when it was called has
+  // closed. smp_mb pairs with local_irq_disable()'s.
+  void wait_for_sections(unsigned self) {
+    smp_mb();
+    for (unsigned c = 0; c < nr_; c++) {
+      if (c == self) continue;
+      const unsigned long s = cpus_[c].seq.load(std::memory_order_acquire);
+      if (!(s & 1)) continue;
+      while (cpus_[c].seq.load(std::memory_order_acquire) == s) cpu_relax();
+    }
+  }
+
+ private:
+  struct alignas(kNoFalseSharing) slot {
+    std::atomic<unsigned long> seq{0};
+  };
+  unsigned nr_;
+  std::unique_ptr<slot[]> cpus_;
+};
+
+}  // namespace anonx

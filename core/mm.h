@@ -1,0 +1,166 @@
+// mm.h: the address space (mm_struct) and the machine it runs on.
+//
+//  - page tables: one PMD level of kPmdsPerMm entries, each none, a huge
+//    leaf (THP) or a pointer to a PTE table of 512 entries with its own
+//    split PT lock; the PMD entries share mm->page_table_lock (the kernel
+//    has split PMD locks too; one is enough for one PMD level).
+//  - mmap_lock (rwsem), write_protect_seq (seqcount, written by fork with
+//    mmap_lock held for write), the mm flags word with MMF_HAS_PINNED.
+//  - VMAs: anonymous private mappings, page granular addresses (an address
+//    is a virtual page number).
+//  - PTE tables come from a type-stable pool, so a lockless walker that
+//    races with munmap reads a freed table (poisoned and marked free), never
+//    unmapped memory: the oracle reports such a walk.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <vector>
+
+#include "cpu.h"
+#include "page_alloc.h"
+#include "pte.h"
+#include "ptl.h"
+#include "swap.h"
+
+namespace anonx {
+
+inline constexpr unsigned kPmdsPerMm = 4;
+inline constexpr unsigned long kMmPages = kPmdsPerMm * PTRS_PER_PTE;
+inline constexpr unsigned MMF_HAS_PINNED = 28;  // include/linux/sched/coredump.h
+inline constexpr pteval_t kPoisonPte = 0xdead000000000000ull | SWP_TYPE_MASK;
+
+enum vm_flags : unsigned {
+  VM_READ = 0x1,
+  VM_WRITE = 0x2,
+  VM_MAYWRITE = 0x20,
+  VM_DONTCOPY = 0x20000,
+  VM_HUGEPAGE = 0x20000000,
+};
+
+struct vm_area_struct {
+  unsigned long vm_start = 0, vm_end = 0;  // [start, end) in pages
+  unsigned vm_flags = 0;
+  bool is_cow_mapping() const { return (vm_flags & VM_MAYWRITE) != 0; }  // private, may write
+};
+
+template <template <class> class Atomic = std::atomic>
+struct alignas(kNoFalseSharing) basic_pte_table {
+  ptl_t ptl;
+  Atomic<int> in_use{0};
+  alignas(kCacheLine) Atomic<pteval_t> pte[PTRS_PER_PTE];
+};
+
+template <template <class> class Atomic = std::atomic>
+class basic_table_pool {
+ public:
+  using table_t = basic_pte_table<Atomic>;
+  explicit basic_table_pool(unsigned n) : tables_(new table_t[n]) {
+    for (unsigned i = n; i > 0; i--) free_.push_back(i - 1);
+  }
+  // pte_alloc_one: a zeroed table, or -1.
+  long alloc() {
+    unsigned long t;
+    {
+      lock_guard<spinlock_t> g(lock_);
+      if (free_.empty()) return -1;
+      t = free_.back();
+      free_.pop_back();
+    }
+    for (auto &e : tables_[t].pte) e.store(0, std::memory_order_relaxed);
+    tables_[t].in_use.store(1, std::memory_order_release);
+    return static_cast<long>(t);
+  }
+  // pte_free, after the IRQ-off sections that might walk it are gone:
+  // poison, mark free.
+  void free(unsigned long t) {
+    tables_[t].in_use.store(0, std::memory_order_relaxed);
+    for (auto &e : tables_[t].pte) e.store(kPoisonPte, std::memory_order_relaxed);
+    lock_guard<spinlock_t> g(lock_);
+    free_.push_back(t);
+  }
+  table_t &operator[](unsigned long t) { return tables_[t]; }
+
+ private:
+  spinlock_t lock_;
+  std::unique_ptr<table_t[]> tables_;
+  std::vector<unsigned long> free_;
+};
+
+// The machine: memory, page-table pages, swap, and the CPUs' IRQ-off
+// sections. One per stress cell (cells do not share memory).
+template <template <class> class Atomic = std::atomic>
+struct basic_machine {
+  basic_machine(unsigned long frames, unsigned long huge_blocks, unsigned nr_cpus,
+                unsigned nr_tables = 64, unsigned long swap_slots = 1024)
+      : mem(frames, huge_blocks), tables(nr_tables), swap(swap_slots), cpus(nr_cpus) {}
+  basic_memmap<Atomic> mem;
+  basic_table_pool<Atomic> tables;
+  basic_swap_device<Atomic> swap;
+  cpu_sections cpus;
+  Atomic<unsigned long> next_anon_vma{1};
+};
+
+template <template <class> class Atomic = std::atomic>
+struct basic_mm {
+  using table_t = basic_pte_table<Atomic>;
+
+  explicit basic_mm(basic_machine<Atomic> &m)
+      : machine(m), anon_vma(m.next_anon_vma.fetch_add(1, std::memory_order_relaxed)) {}
+
+  basic_machine<Atomic> &machine;
+  rw_semaphore mmap_lock;
+  alignas(kNoFalseSharing) Atomic<unsigned> write_protect_seq{0};
+  alignas(kNoFalseSharing) Atomic<unsigned long> flags{0};
+  alignas(kNoFalseSharing) spinlock_t page_table_lock;
+  Atomic<pteval_t> pmd[kPmdsPerMm] = {};
+  std::vector<vm_area_struct> vmas;  // under mmap_lock
+  unsigned long anon_vma;            // identity for page->mapping
+
+  // find_vma (mmap_lock held).
+  vm_area_struct *find_vma(unsigned long addr) {
+    for (auto &v : vmas)
+      if (addr >= v.vm_start && addr < v.vm_end) return &v;
+    return nullptr;
+  }
+
+  Atomic<pteval_t> *pmd_offset(unsigned long addr) { return &pmd[addr / PTRS_PER_PTE]; }
+  table_t &table_of(pmd_t pmd) { return machine.tables[pmd_table_index(pmd)]; }
+  unsigned long pmd_start(unsigned long addr) const { return addr & ~(PTRS_PER_PTE - 1ul); }
+};
+
+using machine = basic_machine<>;
+using mm_struct = basic_mm<>;
+
+// ---- seqcount (include/linux/seqlock.h) -----------------------------------
+
+// raw_write_seqcount_begin: the count becomes odd. The kernel issues only
+// smp_wmb; the pin check that follows is an SB pairing with GUP-fast's
+// W(pin) ; mb ; R(seq) (kernel-protocol §4.4), so the model uses smp_mb.
+template <class A>
+ANONX_INLINE void raw_write_seqcount_begin(A *seq) {
+  seq->store(seq->load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  smp_mb();  // pairs with smp_mb__after_atomic() after GUP-fast's (B3)
+}
+// raw_write_seqcount_end: the count becomes even; smp_wmb orders fork's
+// writes before it (pairs with read_seqcount_retry's smp_rmb).
+template <class A>
+ANONX_INLINE void raw_write_seqcount_end(A *seq) {
+  smp_wmb();
+  seq->store(seq->load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+}
+// raw_read_seqcount: load, then smp_rmb (pairs with the writer's smp_wmb).
+template <class A>
+ANONX_INLINE unsigned raw_read_seqcount(const A *seq) {
+  const unsigned s = seq->load(std::memory_order_relaxed);
+  smp_rmb();
+  return s;
+}
+// read_seqcount_retry: smp_rmb, then true if the count moved.
+template <class A>
+ANONX_INLINE bool read_seqcount_retry(const A *seq, unsigned start) {
+  smp_rmb();
+  return seq->load(std::memory_order_relaxed) != start;
+}
+
+}  // namespace anonx
