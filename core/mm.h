@@ -41,8 +41,14 @@ enum vm_flags : unsigned {
 struct vm_area_struct {
   unsigned long vm_start = 0, vm_end = 0;  // [start, end) in pages
   unsigned vm_flags = 0;
+  long file_pfn = -1;  // private file mapping: pfn of the first page-cache page, else -1
   bool is_cow_mapping() const { return (vm_flags & VM_MAYWRITE) != 0; }  // private, may write
 };
+
+inline bool vma_is_file(const vm_area_struct &v) { return v.file_pfn >= 0; }
+inline unsigned long vma_file_pfn(const vm_area_struct &v, unsigned long addr) {
+  return static_cast<unsigned long>(v.file_pfn) + (addr - v.vm_start);
+}
 
 template <template <class> class Atomic = std::atomic>
 struct alignas(kNoFalseSharing) basic_pte_table {
@@ -87,6 +93,9 @@ class basic_table_pool {
   std::vector<unsigned long> free_;
 };
 
+template <template <class> class Atomic = std::atomic>
+struct basic_mm;
+
 // The machine: memory, page-table pages, swap, and the CPUs' IRQ-off
 // sections. One per stress cell (cells do not share memory).
 template <template <class> class Atomic = std::atomic>
@@ -99,14 +108,27 @@ struct basic_machine {
   basic_swap_device<Atomic> swap;
   cpu_sections cpus;
   Atomic<unsigned long> next_anon_vma{1};
+  // Every mm, for the rmap walk (the anon_vma tree of the kernel: a walk
+  // visits every mm at the page's address and keeps those that map it).
+  spinlock_t mm_list_lock;
+  std::vector<basic_mm<Atomic> *> mms;
 };
 
-template <template <class> class Atomic = std::atomic>
+template <template <class> class Atomic>
 struct basic_mm {
   using table_t = basic_pte_table<Atomic>;
 
   explicit basic_mm(basic_machine<Atomic> &m)
-      : machine(m), anon_vma(m.next_anon_vma.fetch_add(1, std::memory_order_relaxed)) {}
+      : machine(m), anon_vma(m.next_anon_vma.fetch_add(1, std::memory_order_relaxed)) {
+    lock_guard<spinlock_t> g(m.mm_list_lock);
+    m.mms.push_back(this);
+  }
+  ~basic_mm() {
+    lock_guard<spinlock_t> g(machine.mm_list_lock);
+    std::erase(machine.mms, this);
+  }
+  basic_mm(const basic_mm &) = delete;
+  basic_mm &operator=(const basic_mm &) = delete;
 
   basic_machine<Atomic> &machine;
   rw_semaphore mmap_lock;

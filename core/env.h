@@ -1,0 +1,129 @@
+// env.h: what a path needs besides its arguments: the protocol (generation
+// and mutant), the machine, the CPU it runs on, that CPU's statistics, and
+// the window hooks between labelled steps.
+//
+// Hooks are a compile-time policy: no_hooks (benchmarks) compiles every
+// env.at("A1") away; the stress harness and the scripted step scheduler
+// pass a hooks object whose at() spins, yields, sleeps or blocks.
+#pragma once
+
+#include <cstdint>
+
+#include "mm.h"
+#include "protocol.h"
+
+namespace anonx {
+
+// Per-CPU statistics: written only by their own CPU, summed at the end.
+struct alignas(kNoFalseSharing) cpu_stats {
+  uint64_t ops = 0;
+  uint64_t gup_fast_attempts = 0;
+  uint64_t gup_fast_success = 0;
+  uint64_t gup_fast_fallback = 0;      // returned fewer pages than asked: slow GUP finishes
+  uint64_t gup_fast_recheck_fail = 0;  // (B4) or seqcount re-check failed
+  uint64_t gup_slow = 0;
+  uint64_t faults = 0;
+  uint64_t cow_copies = 0;
+  uint64_t cow_reuse = 0;
+  uint64_t unshares = 0;
+  uint64_t share_busy = 0;  // page_try_share_anon_rmap / dup found a pin
+  uint64_t swapouts = 0;
+  uint64_t migrations = 0;
+  void add(const cpu_stats &o) {
+    ops += o.ops;
+    gup_fast_attempts += o.gup_fast_attempts;
+    gup_fast_success += o.gup_fast_success;
+    gup_fast_fallback += o.gup_fast_fallback;
+    gup_fast_recheck_fail += o.gup_fast_recheck_fail;
+    gup_slow += o.gup_slow;
+    faults += o.faults;
+    cow_copies += o.cow_copies;
+    cow_reuse += o.cow_reuse;
+    unshares += o.unshares;
+    share_busy += o.share_busy;
+    swapouts += o.swapouts;
+    migrations += o.migrations;
+  }
+};
+
+struct no_hooks {
+  static constexpr bool enabled = false;
+  void at(const char *) {}
+};
+
+// Dynamic hooks for the harness: at() is called before the labelled step.
+struct step_hooks {
+  static constexpr bool enabled = true;
+  virtual ~step_hooks() = default;
+  virtual void at(const char *label) = 0;
+};
+
+template <class Proto, class Hooks = no_hooks, template <class> class Atomic = std::atomic>
+struct basic_env {
+  using proto_t = Proto;
+  using page_t = basic_page<Atomic>;
+  using mm_t = basic_mm<Atomic>;
+  using machine_t = basic_machine<Atomic>;
+  using table_t = basic_pte_table<Atomic>;
+  template <class T>
+  using atomic = Atomic<T>;
+  // Inline oracles run wherever hooks do (the harness, the tests), never in
+  // benchmarks.
+  static constexpr bool oracles = Hooks::enabled;
+
+  Proto proto{};
+  machine_t *m = nullptr;
+  unsigned cpu = 0;
+  cpu_stats *stats = nullptr;
+  Hooks *hooks = nullptr;
+
+  ANONX_INLINE void at(const char *label) {
+    if constexpr (Hooks::enabled) {
+      if (hooks) hooks->at(label);
+    } else {
+      (void)label;
+    }
+  }
+  // A one-entry x86-TSO store buffer, used only by scripted interleavings
+  // (proto.reorder) to show what a missing barrier allows: a mutant's plain
+  // store is held here past the loads that follow it, and drained (made
+  // visible) at this CPU's next ordered store.
+  Atomic<pteval_t> *sb_pte = nullptr;
+  pteval_t sb_pte_val = 0;
+  Atomic<int> *sb_ref = nullptr;
+  int sb_ref_val = 0;
+  void buffer_pte_store(Atomic<pteval_t> *p, pteval_t v) {
+    drain_store_buffer();
+    sb_pte = p;
+    sb_pte_val = v;
+  }
+  void buffer_ref_store(Atomic<int> *p, int v) {
+    drain_store_buffer();
+    sb_ref = p;
+    sb_ref_val = v;
+  }
+  ANONX_INLINE void drain_store_buffer() {
+    if (!proto.reorder) return;
+    if (sb_pte) sb_pte->store(sb_pte_val, std::memory_order_release);
+    if (sb_ref) sb_ref->store(sb_ref_val, std::memory_order_release);
+    sb_pte = nullptr;
+    sb_ref = nullptr;
+  }
+
+  ANONX_INLINE page_t *pfn_to_page(unsigned long pfn) const { return m->mem.pfn_to_page(pfn); }
+  ANONX_INLINE void put_page(page_t *p) { m->mem.put_page(static_cast<int>(cpu), p); }
+  ANONX_INLINE page_t *alloc_page(unsigned order) {
+    return m->mem.alloc_page(static_cast<int>(cpu), order);
+  }
+  // Does this generation have PG_anon_exclusive?
+  ANONX_INLINE bool has_anon_exclusive() const { return proto.at_least(generation::v5_19); }
+  // v5.19 synchronises clearers with GUP-fast by the TLB-flush IPI; v6.2
+  // by barriers.
+  ANONX_INLINE bool flush_is_sync() const { return proto.gen == generation::v5_19; }
+};
+
+using stress_env = basic_env<runtime_protocol, step_hooks>;
+template <generation G>
+using bench_env = basic_env<fixed_protocol<G>, no_hooks>;
+
+}  // namespace anonx

@@ -1,0 +1,351 @@
+// gup.h: get_user_pages and pin_user_pages (mm/gup.c): GUP-fast, slow GUP
+// with FAULT_FLAG_UNSHARE, and unpin.
+#pragma once
+
+#include "invariants.h"
+#include "memory.h"
+
+namespace anonx {
+
+// Models: gup_must_unshare() (mm/internal.h / include/linux/mm.h, 6.2).
+// Must a R/O pin of this page first unshare it? Only FOLL_PIN without
+// FOLL_WRITE on an anon page that is not exclusive (KSM pages never are).
+// In GUP-fast (B5) the smp_rmb pairs with smp_mb__after_atomic() after (A3)
+// in page_try_share_anon_rmap: if (B4) saw (A4)'s PTE, (B5) sees (A3).
+template <class Env>
+ANONX_INLINE bool gup_must_unshare(Env &env, unsigned flags, typename Env::page_t *page) {
+  if ((flags & (FOLL_WRITE | FOLL_PIN)) != FOLL_PIN) return false;
+  if (!env.has_anon_exclusive()) return false;  // v5.18: R/O pins never unshare
+  if (env.proto.mutant_is(mutant::ro_pin_no_unshare)) return false;
+  if (!PageAnon(page)) return false;
+  if (env.proto.at_least(generation::v6_2) && !env.proto.mutant_is(mutant::b8_no_wmb_rmb))
+    smp_rmb();  // pairs with smp_mb__after_atomic() after (A3)
+  env.at("B5");
+  return !PageAnonExclusive(page);
+}
+
+// (B3) for GUP-fast. The mutant b7_pin_no_mb pins with a plain
+// load+store (a MOV that x86 may hold in the store buffer past (B4)); the
+// correct pin is try_grab_folio's locked RMWs.
+template <class Env>
+ANONX_INLINE typename Env::page_t *gup_fast_grab(Env &env, typename Env::page_t *page,
+                                                 unsigned flags) {
+  env.at("B3");
+  if (env.proto.mutant_is(mutant::b7_pin_no_mb) && (flags & FOLL_PIN) && !PageCompound(page)) {
+    const int refs = page->_refcount.load(std::memory_order_relaxed);
+    if (refs == 0) return nullptr;
+    if (env.proto.reorder)
+      env.buffer_ref_store(&page->_refcount, refs + GUP_PIN_COUNTING_BIAS);
+    else
+      page->_refcount.store(refs + GUP_PIN_COUNTING_BIAS, std::memory_order_release);
+    return page;
+  }
+  return try_grab_folio(page, 1, flags);
+}
+
+// Undo a grab: gup_put_folio. A transient pin never frees the page
+// unless the page was freed under it (then this put frees it).
+template <class Env>
+ANONX_INLINE void gup_put_folio(Env &env, typename Env::page_t *head, int refs, unsigned flags) {
+  env.drain_store_buffer();
+  if (gup_put_folio_ref(head, refs, flags)) env.m->mem.free_page(static_cast<int>(env.cpu), head);
+}
+
+// Models: gup_pte_range() (mm/gup.c, 6.2; gup_fast_pte_range in 6.8+).
+// Locking: none: IRQs off (an IRQ-off section), write_protect_seq sampled.
+// Steps per PTE: (B1) read the PTE once, (B2) present and, for FOLL_WRITE,
+// writable, (B3) pin, smp_mb__after_atomic, (B4) re-read PMD and PTE, (B5) a
+// R/O PTE and a R/O pin need an exclusive page. Any bail stops the walk;
+// pages already recorded stay pinned.
+template <class Env>
+long gup_pte_range(Env &env, typename Env::mm_t &mm, pmd_t pmd, unsigned long addr,
+                   unsigned long end, unsigned flags, typename Env::page_t **pages, long nr) {
+  auto &table = mm.table_of(pmd);
+  auto *pmdp = mm.pmd_offset(addr);
+  for (; addr < end; addr++) {
+    auto *ptep = &table.pte[pte_index(addr)];
+    env.at("B1");
+    const pte_t pte{ptep->load(std::memory_order_relaxed)};  // ptep_get_lockless
+    if constexpr (Env::oracles) {
+      if (!table.in_use.load(std::memory_order_relaxed)) {
+        report_violation("walk-of-freed-table", -1, "GUP-fast read a freed page table");
+        return nr;
+      }
+    }
+    if (!pte_present(pte)) return nr;  // (B2)
+    if ((flags & FOLL_WRITE) && !pte_write(pte)) return nr;
+    auto *page = env.pfn_to_page(pte_pfn(pte));
+    auto *head = gup_fast_grab(env, page, flags);  // (B3)
+    if (!head) return nr;
+    if (!env.proto.mutant_is(mutant::b7_pin_no_mb))
+      smp_mb__after_atomic();  // pairs with smp_mb() before (A2) in page_try_share_anon_rmap
+    env.at("B4");
+    const bool pmd_changed = !env.proto.mutant_is(mutant::b10_recheck_pte_only) &&
+                             pmdp->load(std::memory_order_relaxed) != pmd.v;
+    const bool pte_changed = !env.proto.mutant_is(mutant::b7_gup_fast_no_recheck) &&
+                             ptep->load(std::memory_order_relaxed) != pte.v;
+    if (pmd_changed || pte_changed) {  // (B4)
+      ++env.stats->gup_fast_recheck_fail;
+      gup_put_folio(env, head, 1, flags);
+      return nr;
+    }
+    if (!pte_write(pte) && gup_must_unshare(env, flags, page)) {  // (B5)
+      gup_put_folio(env, head, 1, flags);
+      return nr;
+    }
+    env.drain_store_buffer();
+    pages[nr++] = page;
+  }
+  return nr;
+}
+
+// Models: gup_huge_pmd() (mm/gup.c): the same steps on a huge PMD; the pin
+// is taken on the folio (pincount), the unshare check on the head.
+template <class Env>
+long gup_huge_pmd(Env &env, typename Env::mm_t &mm, pmd_t pmd, unsigned long addr,
+                  unsigned long end, unsigned flags, typename Env::page_t **pages, long nr) {
+  auto *pmdp = mm.pmd_offset(addr);
+  if ((flags & FOLL_WRITE) && !pte_write(pmd)) return nr;  // (B2)
+  auto *head = env.pfn_to_page(pte_pfn(pmd));
+  const long refs = static_cast<long>(end - addr);
+  env.at("B3");
+  if (!try_grab_folio(head, static_cast<int>(refs), flags)) return nr;  // (B3)
+  smp_mb__after_atomic();  // pairs with smp_mb() before (A2)
+  env.at("B4");
+  if (pmdp->load(std::memory_order_relaxed) != pmd.v) {  // (B4)
+    ++env.stats->gup_fast_recheck_fail;
+    gup_put_folio(env, head, static_cast<int>(refs), flags);
+    return nr;
+  }
+  if (!pte_write(pmd) && gup_must_unshare(env, flags, head)) {  // (B5)
+    gup_put_folio(env, head, static_cast<int>(refs), flags);
+    return nr;
+  }
+  for (unsigned long a = addr; a < end; a++) pages[nr++] = head + pte_index(a);
+  return nr;
+}
+
+// Models: unpin_user_pages_lockless(): undo a walk after the seqcount moved;
+// no sanity check (those pins were never committed).
+template <class Env>
+void unpin_user_pages_lockless(Env &env, typename Env::page_t **pages, long nr, unsigned flags) {
+  for (long i = 0; i < nr; i++) gup_put_folio(env, compound_head(pages[i]), 1, flags);
+}
+
+// Models: lockless_pages_from_mm() (mm/gup.c, 6.2).
+// Locking: none. Steps: (1) MMF_HAS_PINNED, test_bit before set_bit (the
+// 46x lesson, perf-anchors G2); (2) sample write_protect_seq, odd => slow
+// path; (3) IRQs off; (4) the walk; (5) IRQs on; (6) the seqcount moved (a
+// fork ran) => unpin everything, slow path.
+template <class Env>
+long lockless_pages_from_mm(Env &env, typename Env::mm_t &mm, unsigned long start, long nr_pages,
+                            unsigned flags, typename Env::page_t **pages) {
+  const bool seq_check =
+      (flags & FOLL_PIN) && !env.proto.mutant_is(mutant::b6_gup_fast_no_seqcount);
+  unsigned seq = 0;
+  if (seq_check) {
+    seq = raw_read_seqcount(&mm.write_protect_seq);
+    if (seq & 1) return 0;
+  }
+  env.m->cpus.local_irq_disable(env.cpu);
+  long nr = 0;
+  const unsigned long end = start + static_cast<unsigned long>(nr_pages);
+  for (unsigned long addr = start; addr < end;) {
+    const unsigned long next = std::min(end, mm.pmd_start(addr) + PTRS_PER_PTE);
+    const pmd_t pmd{mm.pmd_offset(addr)->load(std::memory_order_relaxed)};
+    const long before = nr;
+    if (pmd_trans_huge(pmd))
+      nr = gup_huge_pmd(env, mm, pmd, addr, next, flags, pages, nr);
+    else if (pmd_table(pmd))
+      nr = gup_pte_range(env, mm, pmd, addr, next, flags, pages, nr);
+    if (nr - before != static_cast<long>(next - addr)) break;
+    addr = next;
+  }
+  env.m->cpus.local_irq_enable(env.cpu);
+  env.at("SEQ");
+  if (seq_check && read_seqcount_retry(&mm.write_protect_seq, seq)) {
+    ++env.stats->gup_fast_recheck_fail;
+    unpin_user_pages_lockless(env, pages, nr, flags);
+    return 0;
+  }
+  return nr;
+}
+
+// Models: can_follow_write_pte() (mm/gup.c, 6.0+, 5535be309971): a FOLL_WRITE
+// lookup may use a writable PTE, or, with FOLL_FORCE on a private mapping
+// without VM_WRITE, a R/O PTE that maps an exclusive anon page (the COW
+// already happened). Mutant b2: "dirty" stands in for "exclusive" (5.19).
+template <class Env>
+bool can_follow_write_pte(Env &env, pte_t pte, typename Env::page_t *page, unsigned flags,
+                          const vm_area_struct &vma) {
+  if (pte_write(pte)) return true;
+  if (!(flags & FOLL_FORCE)) return false;
+  if ((vma.vm_flags & VM_WRITE) || !(vma.vm_flags & VM_MAYWRITE)) return false;
+  if (env.proto.mutant_is(mutant::b2_force_write_dirty)) return pte_dirty(pte);
+  return PageAnon(page) && env.has_anon_exclusive() && PageAnonExclusive(page);
+}
+
+// Models: follow_page_pte() (mm/gup.c). Locking: mmap_lock read; takes the
+// PT lock. Returns the page with its reference taken, or nullptr with
+// *fault_flags set to the fault that would make progress (0: none possible).
+template <class Env>
+typename Env::page_t *follow_page_pte(Env &env, typename Env::mm_t &mm, const vm_area_struct &vma,
+                                      unsigned long addr, unsigned flags, unsigned *fault_flags,
+                                      bool cowed) {
+  *fault_flags = (flags & FOLL_WRITE) ? FAULT_FLAG_WRITE : 0;
+  if (flags & FOLL_FORCE) *fault_flags |= FAULT_FLAG_FORCE;
+  auto *pmdp = mm.pmd_offset(addr);
+  const pmd_t pmd{pmdp->load(std::memory_order_acquire)};
+  if (pmd_trans_huge(pmd)) {  // follow_trans_huge_pmd
+    lock_guard<spinlock_t> g(mm.page_table_lock);
+    if (pmdp->load(std::memory_order_relaxed) != pmd.v) return nullptr;
+    auto *head = env.pfn_to_page(pte_pfn(pmd));
+    if ((flags & FOLL_WRITE) && !pte_write(pmd)) return nullptr;
+    if (!pte_write(pmd) && gup_must_unshare(env, flags, head)) {
+      *fault_flags = FAULT_FLAG_UNSHARE;
+      return nullptr;
+    }
+    auto *page = head + pte_index(addr);
+    try_grab_page(page, flags);
+    return page;
+  }
+  if (!pmd_table(pmd)) return nullptr;
+  auto &table = mm.table_of(pmd);
+  auto *ptep = &table.pte[pte_index(addr)];
+  lock_guard<ptl_t> ptl(table.ptl);
+  if (pmdp->load(std::memory_order_relaxed) != pmd.v) return nullptr;
+  const pte_t pte{ptep->load(std::memory_order_relaxed)};
+  if (!pte_present(pte)) return nullptr;  // (1) fault it in
+  auto *page = env.pfn_to_page(pte_pfn(pte));
+  if (flags & FOLL_WRITE) {  // (2)
+    // B1 mutant: the 4.8 FOLL_COW game: after a COW fault, accept whatever
+    // page the retry finds, writable or not.
+    const bool ok = can_follow_write_pte(env, pte, page, flags, vma) ||
+                    (cowed && env.proto.mutant_is(mutant::b1_force_write_after_cow));
+    if (!ok) return nullptr;
+  }
+  if (!pte_write(pte) && gup_must_unshare(env, flags, page)) {  // (3) -EMLINK
+    *fault_flags = FAULT_FLAG_UNSHARE;
+    return nullptr;
+  }
+  if ((flags & FOLL_PIN) && PageAnon(page) && env.has_anon_exclusive())  // (4)
+    VM_BUG_ON_PFN(!PageAnonExclusive(page), page->pfn,
+                  "follow_page_pte: pinning a shared anon page");
+  try_grab_page(page, flags);  // no barrier: every flag clearer holds this PT lock
+  return page;
+}
+
+// Models: __get_user_pages() (mm/gup.c): look up each page, fault (or
+// unshare) and retry until it is there. Locking: mmap_lock read held.
+template <class Env>
+long __get_user_pages(Env &env, typename Env::mm_t &mm, unsigned long start, long nr_pages,
+                      unsigned flags, typename Env::page_t **pages) {
+  long nr = 0;
+  for (unsigned long addr = start; nr < nr_pages; addr++) {
+    const vm_area_struct *vma = mm.find_vma(addr);
+    if (!vma) break;
+    bool cowed = false;
+    typename Env::page_t *page = nullptr;
+    for (int tries = 0; tries < 64 && !page; tries++) {
+      unsigned fault_flags = 0;
+      env.at("GUP_LOOKUP");
+      page = follow_page_pte(env, mm, *vma, addr, flags, &fault_flags, cowed);
+      if (page) break;
+      env.at("GUP_FAULT");
+      const int r = handle_mm_fault(env, mm, addr, fault_flags);
+      if (r & (VM_FAULT_SIGSEGV | VM_FAULT_OOM)) return nr ? nr : -EFAULT;
+      if (fault_flags & FAULT_FLAG_WRITE) cowed = true;
+    }
+    if (!page) return nr ? nr : -EAGAIN;
+    pages[nr++] = page;
+  }
+  return nr;
+}
+
+// Models: internal_get_user_pages_fast() (mm/gup.c): GUP-fast first, slow
+// GUP (mmap_lock read) for the rest unless FOLL_FAST_ONLY.
+template <class Env>
+long internal_get_user_pages_fast(Env &env, typename Env::mm_t &mm, unsigned long start,
+                                  long nr_pages, unsigned flags, typename Env::page_t **pages) {
+  if ((flags & FOLL_PIN) && !test_bit(MMF_HAS_PINNED, &mm.flags))
+    set_bit(MMF_HAS_PINNED, &mm.flags);  // (1) test before set: no store on the hot path
+  ++env.stats->gup_fast_attempts;
+  const long nr = lockless_pages_from_mm(env, mm, start, nr_pages, flags, pages);
+  if (nr == nr_pages) {
+    ++env.stats->gup_fast_success;
+    if constexpr (Env::oracles)
+      if (flags & FOLL_PIN)
+        for (long i = 0; i < nr; i++) check_committed_pin(env, pages[i]);
+    return nr;
+  }
+  ++env.stats->gup_fast_fallback;
+  if (flags & FOLL_FAST_ONLY) return nr;
+  ++env.stats->gup_slow;
+  mmap_read_guard g(mm.mmap_lock);
+  const long rest = __get_user_pages(env, mm, start + static_cast<unsigned long>(nr), nr_pages - nr,
+                                     flags, pages + nr);
+  if (rest < 0) return nr ? nr : rest;
+  if constexpr (Env::oracles)
+    if (flags & FOLL_PIN)
+      for (long i = nr; i < nr + rest; i++) check_committed_pin(env, pages[i]);
+  return nr + rest;
+}
+
+// pin_user_pages_fast() / get_user_pages_fast().
+template <class Env>
+long pin_user_pages_fast(Env &env, typename Env::mm_t &mm, unsigned long start, long nr_pages,
+                         unsigned gup_flags, typename Env::page_t **pages) {
+  return internal_get_user_pages_fast(env, mm, start, nr_pages, gup_flags | FOLL_PIN, pages);
+}
+template <class Env>
+long get_user_pages_fast(Env &env, typename Env::mm_t &mm, unsigned long start, long nr_pages,
+                         unsigned gup_flags, typename Env::page_t **pages) {
+  return internal_get_user_pages_fast(env, mm, start, nr_pages, gup_flags | FOLL_GET, pages);
+}
+
+// Models: pin_user_pages() / get_user_pages(): slow GUP only.
+// Locking: takes mmap_lock read.
+template <class Env>
+long pin_user_pages(Env &env, typename Env::mm_t &mm, unsigned long start, long nr_pages,
+                    unsigned gup_flags, typename Env::page_t **pages) {
+  gup_flags |= FOLL_PIN;
+  if (!test_bit(MMF_HAS_PINNED, &mm.flags)) set_bit(MMF_HAS_PINNED, &mm.flags);
+  ++env.stats->gup_slow;
+  mmap_read_guard g(mm.mmap_lock);
+  const long nr = __get_user_pages(env, mm, start, nr_pages, gup_flags, pages);
+  if constexpr (Env::oracles)
+    for (long i = 0; i < nr; i++) check_committed_pin(env, pages[i]);
+  return nr;
+}
+template <class Env>
+long get_user_pages(Env &env, typename Env::mm_t &mm, unsigned long start, long nr_pages,
+                    unsigned gup_flags, typename Env::page_t **pages) {
+  ++env.stats->gup_slow;
+  mmap_read_guard g(mm.mmap_lock);
+  return __get_user_pages(env, mm, start, nr_pages, gup_flags | FOLL_GET, pages);
+}
+
+// Models: sanity_check_pinned_pages() (mm/gup.c, CONFIG_DEBUG_VM): I1 at
+// unpin. Small page: it must be exclusive; THP: the head or the subpage.
+template <class Env>
+void sanity_check_pinned_pages(Env &env, typename Env::page_t *page) {
+  if (!env.has_anon_exclusive() || !PageAnon(page)) return;
+  auto *head = compound_head(page);
+  const bool excl = test_bit(PG_anon_exclusive, &page->flags) ||
+                    (head != page && test_bit(PG_anon_exclusive, &head->flags));
+  if (!excl) report_violation("I1", page->pfn, "unpin: pinned page is not exclusive");
+}
+
+// Models: unpin_user_page() (mm/gup.c).
+template <class Env>
+void unpin_user_page(Env &env, typename Env::page_t *page) {
+  if constexpr (Env::oracles) sanity_check_pinned_pages(env, page);
+  gup_put_folio(env, compound_head(page), 1, FOLL_PIN);
+}
+// put_page for a FOLL_GET reference.
+template <class Env>
+void put_user_page(Env &env, typename Env::page_t *page) {
+  env.put_page(page);
+}
+
+}  // namespace anonx

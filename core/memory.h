@@ -1,0 +1,451 @@
+// memory.h: page faults, COW, swap-in and zap (mm/memory.c), and the CPU's
+// own loads and stores through the page tables.
+//
+// Model simplifications (README, "what is modelled"):
+//  - A CPU access (cpu_access) takes the PT lock around "TLB lookup + load/
+//    store": it is atomic with respect to every PT-locked path, which is
+//    what the kernel gets from the TLB flush a clearer issues before it
+//    touches the page. GUP-fast, the lockless path under test, takes no lock.
+//  - A read fault on an empty anonymous PTE maps a new zeroed anon page
+//    (the kernel maps the shared zero page); file pages exist for private
+//    file mappings only (force_write_vs_zap), never written back.
+//  - Migration entries are waited on by retrying the fault.
+#pragma once
+
+#include "rmap.h"
+
+namespace anonx {
+
+inline constexpr unsigned FAULT_FLAG_WRITE = 1u << 0;
+inline constexpr unsigned FAULT_FLAG_UNSHARE = 1u << 10;  // GUP: exclusive page, PTE stays R/O
+inline constexpr unsigned FAULT_FLAG_FORCE = 1u << 20;    // model: FOLL_FORCE write fault
+inline constexpr int VM_FAULT_OK = 0;
+inline constexpr int VM_FAULT_RETRY = 1;
+inline constexpr int VM_FAULT_SIGSEGV = 2;
+inline constexpr int VM_FAULT_OOM = 4;
+
+// The PTE table mapping addr, or nullptr (PMD none, huge, or migration).
+template <class Env>
+ANONX_INLINE typename Env::table_t *pte_table_of(typename Env::mm_t &mm, unsigned long addr) {
+  const pmd_t pmd{mm.pmd_offset(addr)->load(std::memory_order_acquire)};
+  return pmd_table(pmd) ? &mm.table_of(pmd) : nullptr;
+}
+ANONX_INLINE unsigned pte_index(unsigned long addr) { return addr & (PTRS_PER_PTE - 1); }
+
+template <class Env>
+int do_huge_pmd_anonymous_page(Env &env, typename Env::mm_t &mm, unsigned long addr);
+template <class Env>
+int do_huge_pmd_wp_page(Env &env, typename Env::mm_t &mm, unsigned long addr, unsigned flags);
+template <class Env>
+void __split_huge_pmd(Env &env, typename Env::mm_t &mm, unsigned long addr);
+
+// Models: __pte_alloc() (mm/memory.c). Locking: mmap_lock read; takes the
+// PMD lock to install a new table.
+template <class Env>
+int __pte_alloc(Env &env, typename Env::mm_t &mm, unsigned long addr) {
+  auto *pmdp = mm.pmd_offset(addr);
+  lock_guard<spinlock_t> g(mm.page_table_lock);
+  if (!pmd_none(pmd_t{pmdp->load(std::memory_order_relaxed)})) return VM_FAULT_OK;
+  const long t = env.m->tables.alloc();
+  if (t < 0) return VM_FAULT_OOM;
+  pmdp->store(mk_pmd_table(static_cast<unsigned long>(t)).v, std::memory_order_release);
+  return VM_FAULT_OK;
+}
+
+// Models: do_anonymous_page() (mm/memory.c).
+// Locking: mmap_lock read; PT lock held on entry and on return.
+// Steps: allocate and clear a page, page_add_new_anon_rmap (exclusive,
+// I10 -> I3), then publish the PTE.
+template <class Env>
+int do_anonymous_page(Env &env, typename Env::mm_t &mm, const vm_area_struct &vma,
+                      unsigned long addr,
+                      typename Env::template atomic<pteval_t> *ptep) NO_THREAD_SAFETY_ANALYSIS {
+  auto *page = env.alloc_page(0);
+  if (!page) return VM_FAULT_OOM;
+  env.m->mem.clear_page(page->pfn);
+  page_add_new_anon_rmap(env, page, mm, addr, false);
+  set_pte_at(env, ptep, pfn_pte(page->pfn, vma.vm_flags & VM_WRITE));
+  return VM_FAULT_OK;
+}
+
+// Models: wp_page_copy() (mm/memory.c). Locking: mmap_lock read; the PT lock
+// is NOT held on entry (do_wp_page dropped it) and is taken to commit.
+// Steps: allocate and copy, re-take the PT lock, pte_same re-check, clear
+// and flush the old PTE, page_add_new_anon_rmap(new) (exclusive), set the
+// new PTE (R/O for UNSHARE), only then page_remove_rmap(old).
+template <class Env>
+int wp_page_copy(Env &env, typename Env::mm_t &mm, const vm_area_struct &vma, unsigned long addr,
+                 typename Env::table_t &table, pte_t orig, typename Env::page_t *old,
+                 unsigned flags) {
+  auto *ptep = &table.pte[pte_index(addr)];
+  auto *page = env.alloc_page(0);
+  if (!page) {
+    if (old) env.put_page(old);
+    return VM_FAULT_OOM;
+  }
+  if (old)
+    env.m->mem.copy_page(page->pfn, old->pfn);
+  else
+    env.m->mem.clear_page(page->pfn);
+  lock_guard<ptl_t> ptl(table.ptl);
+  if (ptep->load(std::memory_order_relaxed) != orig.v) {  // raced: let the fault retry
+    env.put_page(page);
+    if (old) env.put_page(old);
+    return VM_FAULT_OK;
+  }
+  const bool unshare = flags & FAULT_FLAG_UNSHARE;
+  const bool writable = !unshare && (vma.vm_flags & VM_WRITE);
+  pte_t entry = pfn_pte(page->pfn, writable);
+  if (!unshare) entry = pte_mkdirty(entry);
+  ptep->exchange(0, std::memory_order_seq_cst);  // ptep_clear_flush
+  page_add_new_anon_rmap(env, page, mm, addr, false);
+  set_pte_at(env, ptep, entry);
+  if (old) {
+    page_remove_rmap(old, false);
+    env.put_page(old);  // the mapping's reference
+    env.put_page(old);  // do_wp_page's reference
+  }
+  ++env.stats->cow_copies;
+  return VM_FAULT_OK;
+}
+
+// Models: do_wp_page() (mm/memory.c, 5.19/6.2; 5.9-5.18 for v5.18), with
+// FAULT_FLAG_UNSHARE (§3.5, §3.6).
+// Locking: mmap_lock read; PT lock held on entry; returns with it dropped.
+// Steps: (1) exclusive => reuse; (2) cheap checks; (3) page lock, free the
+// swap cache, refcount == 1 => page_move_anon_rmap + reuse; else copy.
+// v5.18: no flag: reuse iff refcount == 1 under the page lock.
+template <class Env>
+int do_wp_page(Env &env, typename Env::mm_t &mm, const vm_area_struct &vma, unsigned long addr,
+               typename Env::table_t &table, pte_t orig, unsigned flags) RELEASE(table.ptl) {
+  auto *ptep = &table.pte[pte_index(addr)];
+  const bool unshare = flags & FAULT_FLAG_UNSHARE;
+  auto *page = env.pfn_to_page(pte_pfn(orig));
+  bool reuse = false;
+  if (!PageAnon(page)) {  // a file page in a private mapping: always copy
+    if (unshare) {        // nothing to unshare for non-anon pages (5.19)
+      table.ptl.unlock();
+      return VM_FAULT_OK;
+    }
+    get_page(page);
+    table.ptl.unlock();
+    return wp_page_copy(env, mm, vma, addr, table, orig, page, flags);
+  }
+  if (env.has_anon_exclusive() && PageAnonExclusive(page) &&
+      !env.proto.mutant_is(mutant::b4_no_exclusive_reuse)) {
+    reuse = true;  // (1)
+  } else if (env.proto.mutant_is(mutant::b3_reuse_mapcount1)) {
+    // B3: the pre-5.8 rule: a single mapping means a private page, whatever
+    // other references (a vmsplice FOLL_GET) exist.
+    if (!PageKsm(page) && page_mapcount(page) == 1 && trylock_page(page)) {
+      page_move_anon_rmap(env, page, mm);
+      unlock_page(page);
+      reuse = true;
+    }
+  } else if (!PageKsm(page) && page_ref_count(page) <= 3 && trylock_page(page)) {  // (2), (3)
+    if (PageSwapCache(page)) env.m->swap.try_to_free_swap(env.m->mem, env.cpu, page);
+    if (!PageKsm(page) && page_ref_count(page) == 1) {
+      page_move_anon_rmap(env, page, mm);  // (4)
+      reuse = true;
+    }
+    unlock_page(page);
+  }
+  if (reuse) {
+    ++env.stats->cow_reuse;
+    if (unshare) {  // (5) exclusive behind a still read-only PTE
+      ++env.stats->unshares;
+      table.ptl.unlock();
+      return VM_FAULT_OK;
+    }
+    // wp_page_reuse: writable (if the VMA is), dirty, young; I3 holds.
+    pte_t entry = pte_mkyoung(pte_mkdirty(orig));
+    if (vma.vm_flags & VM_WRITE) entry = pte_mkwrite(entry);
+    set_pte_at(env, ptep, entry);
+    table.ptl.unlock();
+    return VM_FAULT_OK;
+  }
+  get_page(page);  // (6) copy
+  table.ptl.unlock();
+  if (unshare) ++env.stats->unshares;
+  return wp_page_copy(env, mm, vma, addr, table, orig, page, flags);
+}
+
+// Models: do_swap_page() (mm/memory.c, 5.19) (§3.8).
+// Locking: mmap_lock read; takes the page lock and the PT lock.
+// Steps: find the page (swap cache, or a fresh page read from the slot),
+// lock it, re-check the PTE, (2) a swap PTE never points at an exclusive
+// page, (3) exclusive := SWP_EXCLUSIVE || fresh page, (4) swap_free and
+// maybe leave the swap cache, (5) exclusive or refcount == 1 => map
+// exclusive (writable for a write fault).
+template <class Env>
+int do_swap_page(Env &env, typename Env::mm_t &mm, const vm_area_struct &vma, unsigned long addr,
+                 typename Env::table_t &table, pte_t orig, unsigned flags) {
+  auto *ptep = &table.pte[pte_index(addr)];
+  auto &swap = env.m->swap;
+  const unsigned long off = swp_offset(orig);
+  bool fresh = false;
+  auto *page = swap.lookup_swap_cache(off);
+  if (!page) {
+    page = env.alloc_page(0);
+    if (!page) return VM_FAULT_OOM;
+    swap.readpage(env.m->mem, off, page);
+    fresh = true;
+  }
+  lock_page(page);
+  lock_guard<ptl_t> ptl(table.ptl);
+  if (ptep->load(std::memory_order_relaxed) != orig.v) {  // raced with another swap-in
+    unlock_page(page);
+    env.put_page(page);
+    return VM_FAULT_OK;
+  }
+  if (!fresh && env.has_anon_exclusive())
+    VM_BUG_ON_PFN(PageAnon(page) && PageAnonExclusive(page), page->pfn,
+                  "do_swap_page: swap PTE maps an exclusive page (I7)");
+  bool exclusive = fresh;
+  if (env.has_anon_exclusive() && !env.proto.mutant_is(mutant::b11_no_swp_exclusive))
+    exclusive = exclusive || pte_swp_exclusive(orig);
+  swap.swap_free(off);
+  if (PageSwapCache(page)) swap.try_to_free_swap(env.m->mem, env.cpu, page);
+  const bool write = flags & FAULT_FLAG_WRITE;
+  pte_t entry = pfn_pte(page->pfn, false);
+  unsigned rmap_flags = 0;
+  if (!PageKsm(page) && (exclusive || page_ref_count(page) == 1)) {
+    if (write && (vma.vm_flags & VM_WRITE)) entry = pte_mkdirty(pte_mkwrite(entry));
+    rmap_flags |= RMAP_EXCLUSIVE;
+  }
+  if (fresh)
+    page_add_new_anon_rmap(env, page, mm, addr, false);
+  else
+    page_add_anon_rmap(env, page, rmap_flags);
+  if (env.has_anon_exclusive())
+    VM_BUG_ON_PFN(pte_write(entry) && !PageAnonExclusive(page), page->pfn,
+                  "do_swap_page: writable but not exclusive (I3)");
+  set_pte_at(env, ptep, entry);  // our lookup reference becomes the mapping's
+  unlock_page(page);
+  return VM_FAULT_OK;
+}
+
+// A private file mapping's read fault: map the page-cache page R/O.
+// Models: do_read_fault() -> finish_fault() for a MAP_PRIVATE file VMA.
+// Locking: PT lock held.
+template <class Env>
+void do_read_fault_file(Env &env, const vm_area_struct &vma, unsigned long addr,
+                        typename Env::template atomic<pteval_t> *ptep) {
+  auto *page = env.pfn_to_page(vma_file_pfn(vma, addr));
+  get_page(page);
+  page->_mapcount.fetch_add(1, std::memory_order_relaxed);  // page_add_file_rmap
+  set_pte_at(env, ptep, pfn_pte(page->pfn, false));
+}
+
+// Models: handle_mm_fault() -> __handle_mm_fault() -> handle_pte_fault().
+// Locking: mmap_lock read held by the caller.
+// Returns VM_FAULT_*; VM_FAULT_OK also when the fault raced and should
+// simply be retried by re-walking (the caller always re-walks).
+template <class Env>
+int handle_mm_fault(Env &env, typename Env::mm_t &mm, unsigned long addr, unsigned flags) {
+  ++env.stats->faults;
+  vm_area_struct *vma = mm.find_vma(addr);
+  if (!vma) return VM_FAULT_SIGSEGV;
+  const bool write = flags & FAULT_FLAG_WRITE;
+  if (write && !(vma->vm_flags & VM_WRITE) &&
+      !((flags & FAULT_FLAG_FORCE) && (vma->vm_flags & VM_MAYWRITE)))
+    return VM_FAULT_SIGSEGV;
+  auto *pmdp = mm.pmd_offset(addr);
+  pmd_t pmd{pmdp->load(std::memory_order_acquire)};
+  if (pmd_none(pmd)) {
+    if ((vma->vm_flags & VM_HUGEPAGE) && vma->vm_start <= mm.pmd_start(addr) &&
+        vma->vm_end >= mm.pmd_start(addr) + PTRS_PER_PTE) {
+      const int r = do_huge_pmd_anonymous_page(env, mm, addr);
+      if (r != VM_FAULT_OOM) return r;
+    }
+    return __pte_alloc(env, mm, addr);
+  }
+  if (pmd_trans_huge(pmd)) {
+    if ((flags & (FAULT_FLAG_WRITE | FAULT_FLAG_UNSHARE)) && !pte_write(pmd))
+      return do_huge_pmd_wp_page(env, mm, addr, flags);
+    return VM_FAULT_OK;
+  }
+  if (!pmd_table(pmd)) return VM_FAULT_RETRY;  // PMD migration entry / invalidated: retry
+  auto &table = mm.table_of(pmd);
+  auto *ptep = &table.pte[pte_index(addr)];
+  table.ptl.lock();
+  if (pmdp->load(std::memory_order_relaxed) != pmd.v) {
+    table.ptl.unlock();
+    return VM_FAULT_OK;
+  }
+  const pte_t pte{ptep->load(std::memory_order_relaxed)};
+  if (pte_none(pte)) {
+    int r = VM_FAULT_OK;
+    if (vma_is_file(*vma))
+      do_read_fault_file(env, *vma, addr, ptep);
+    else
+      r = do_anonymous_page(env, mm, *vma, addr, ptep);
+    table.ptl.unlock();
+    return r;
+  }
+  if (is_swap_entry(pte)) {
+    table.ptl.unlock();
+    return do_swap_page(env, mm, *vma, addr, table, pte, flags);
+  }
+  if (!pte_present(pte)) {  // migration entry: migration_entry_wait
+    table.ptl.unlock();
+    return VM_FAULT_RETRY;
+  }
+  if ((flags & (FAULT_FLAG_WRITE | FAULT_FLAG_UNSHARE)) && !pte_write(pte))
+    return do_wp_page(env, mm, *vma, addr, table, pte, flags);
+  if (write) ptep->store(pte_mkyoung(pte_mkdirty(pte)).v, std::memory_order_relaxed);
+  table.ptl.unlock();
+  return VM_FAULT_OK;
+}
+
+// A CPU's load or store at addr (see the header comment): the TLB lookup and
+// the access are one PT-locked step; a miss faults (mmap_lock read) and
+// retries. Returns false on SIGSEGV.
+template <class Env>
+bool cpu_access(Env &env, typename Env::mm_t &mm, unsigned long addr, unsigned word, bool write,
+                uint64_t *value) {
+  for (int tries = 0; tries < 1000; tries++) {
+    auto *pmdp = mm.pmd_offset(addr);
+    const pmd_t pmd{pmdp->load(std::memory_order_acquire)};
+    if (pmd_trans_huge(pmd)) {
+      lock_guard<spinlock_t> g(mm.page_table_lock);
+      const pmd_t now{pmdp->load(std::memory_order_relaxed)};
+      if (now == pmd && (!write || pte_write(pmd))) {
+        const unsigned long pfn = pte_pfn(pmd) + pte_index(addr);
+        if (write)
+          env.m->mem.write_word(pfn, word, *value);
+        else
+          *value = env.m->mem.read_word(pfn, word);
+        return true;
+      }
+    } else if (pmd_table(pmd)) {
+      auto &table = mm.table_of(pmd);
+      auto *ptep = &table.pte[pte_index(addr)];
+      lock_guard<ptl_t> ptl(table.ptl);
+      const pte_t pte{ptep->load(std::memory_order_relaxed)};
+      if (pmdp->load(std::memory_order_relaxed) == pmd.v && pte_present(pte) &&
+          (!write || pte_write(pte))) {
+        if (write)
+          env.m->mem.write_word(pte_pfn(pte), word, *value);
+        else
+          *value = env.m->mem.read_word(pte_pfn(pte), word);
+        return true;
+      }
+    }
+    mmap_read_guard g(mm.mmap_lock);
+    const int r = handle_mm_fault(env, mm, addr, write ? FAULT_FLAG_WRITE : 0);
+    if (r & (VM_FAULT_SIGSEGV | VM_FAULT_OOM)) return false;
+  }
+  return false;
+}
+
+// Models: zap_pte_range() for one PTE (MADV_DONTNEED, munmap, exit).
+// Locking: PT lock held. The flag is left set (§3.12).
+template <class Env>
+void zap_one_pte(Env &env, typename Env::template atomic<pteval_t> *ptep) {
+  const pte_t pte{ptep->exchange(0, std::memory_order_seq_cst)};  // ptep_get_and_clear_full
+  if (pte_present(pte)) {
+    auto *page = env.pfn_to_page(pte_pfn(pte));
+    page_remove_rmap(page, false);
+    env.put_page(page);
+  } else if (is_swap_entry(pte)) {
+    env.m->swap.swap_free(swp_offset(pte));
+  } else if (is_migration_entry(pte)) {
+    // the migration holds the page; remove_migration_ptes finds nothing here
+  }
+}
+
+template <class Env>
+void zap_huge_pmd(Env &env, typename Env::mm_t &mm, unsigned long addr);
+
+// Models: zap_page_range() (MADV_DONTNEED; munmap's unmap_region without
+// free_pgtables). Locking: mmap_lock (read for MADV_DONTNEED).
+template <class Env>
+void zap_page_range(Env &env, typename Env::mm_t &mm, unsigned long start, unsigned long end) {
+  for (unsigned long addr = start; addr < end;) {
+    const unsigned long next = std::min(end, mm.pmd_start(addr) + PTRS_PER_PTE);
+    const pmd_t pmd{mm.pmd_offset(addr)->load(std::memory_order_acquire)};
+    if (pmd_trans_huge(pmd)) {
+      if (addr == mm.pmd_start(addr) && next - addr == PTRS_PER_PTE) {
+        zap_huge_pmd(env, mm, addr);
+        addr = next;
+        continue;
+      }
+      __split_huge_pmd(env, mm, addr);
+      continue;
+    }
+    if (pmd_table(pmd)) {
+      auto &table = mm.table_of(pmd);
+      lock_guard<ptl_t> ptl(table.ptl);
+      for (unsigned long a = addr; a < next; a++) zap_one_pte(env, &table.pte[pte_index(a)]);
+    }
+    addr = next;
+  }
+}
+
+// Models: free_pgtables() -> free_pte_range() -> pte_free_tlb(), with the
+// table freed only after tlb_remove_table_sync_one(): the IPI that waits
+// for GUP-fast's IRQ-off sections (mutant pt_free_no_ipi skips it).
+// Locking: mmap_lock write; the range's PTEs are already zapped.
+template <class Env>
+void free_pgtables(Env &env, typename Env::mm_t &mm, unsigned long start, unsigned long end) {
+  for (unsigned long a = mm.pmd_start(start); a < end; a += PTRS_PER_PTE) {
+    if (a < start || a + PTRS_PER_PTE > end) continue;
+    auto *pmdp = mm.pmd_offset(a);
+    pmd_t pmd;
+    {
+      lock_guard<spinlock_t> g(mm.page_table_lock);
+      pmd.v = pmdp->exchange(0, std::memory_order_seq_cst);  // pmd_clear + flush
+    }
+    if (!pmd_table(pmd)) continue;
+    env.at("FREE_PT");
+    if (!env.proto.mutant_is(mutant::pt_free_no_ipi)) env.m->cpus.wait_for_sections(env.cpu);
+    env.m->tables.free(pmd_table_index(pmd));
+  }
+}
+
+// Models: do_munmap() for a whole VMA (splitting VMAs is not modelled).
+// Locking: takes mmap_lock write.
+template <class Env>
+void do_munmap(Env &env, typename Env::mm_t &mm, unsigned long start, unsigned long end) {
+  mmap_write_guard g(mm.mmap_lock);
+  zap_page_range(env, mm, start, end);
+  free_pgtables(env, mm, start, end);
+  std::erase_if(mm.vmas,
+                [&](const vm_area_struct &v) { return v.vm_start >= start && v.vm_end <= end; });
+}
+
+// Models: madvise(MADV_DONTNEED). Locking: takes mmap_lock read.
+template <class Env>
+void madvise_dontneed(Env &env, typename Env::mm_t &mm, unsigned long start, unsigned long end) {
+  mmap_read_guard g(mm.mmap_lock);
+  zap_page_range(env, mm, start, end);
+}
+
+// Models: exit_mmap(): zap everything and free the page tables.
+template <class Env>
+void exit_mmap(Env &env, typename Env::mm_t &mm) {
+  mmap_write_guard g(mm.mmap_lock);
+  zap_page_range(env, mm, 0, kMmPages);
+  free_pgtables(env, mm, 0, kMmPages);
+  mm.vmas.clear();
+}
+
+// mmap of an anonymous private region (or a private file mapping).
+// Locking: takes mmap_lock write.
+template <class Env>
+vm_area_struct *mmap_region(Env &, typename Env::mm_t &mm, unsigned long start, unsigned long len,
+                            unsigned vm_flags, long file_first_pfn = -1) {
+  mmap_write_guard g(mm.mmap_lock);
+  vm_area_struct v;
+  v.vm_start = start;
+  v.vm_end = start + len;
+  v.vm_flags = vm_flags | VM_MAYWRITE;
+  v.file_pfn = file_first_pfn;
+  mm.vmas.push_back(v);
+  return &mm.vmas.back();
+}
+
+}  // namespace anonx
+
+#include "huge_memory.h"

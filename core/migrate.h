@@ -1,0 +1,119 @@
+// migrate.h: migration of one anonymous small page (mm/rmap.c
+// try_to_migrate_one, mm/migrate.c migrate_page_move_mapping /
+// remove_migration_pte), §3.9.
+//
+// Simplifications: one page at a time, asked for by the harness; THP
+// migration is not modelled.
+#pragma once
+
+#include "vmscan.h"
+
+namespace anonx {
+
+// Models: try_to_migrate_one() (mm/rmap.c, 6.2).
+// Locking: page lock; PT lock held (rmap walk).
+// Steps: anon_exclusive := the flag; (A1) clear and flush; if anon_exclusive,
+// page_try_share_anon_rmap ((A2) pinned -> restore, fail; (A3)); (A4) the
+// migration entry: WRITE for a writable PTE, READ_EXCLUSIVE for an exclusive
+// R/O one, else READ. The flag now lives in the entry type (I7).
+// Mutant b9: the flag is cleared (without a pin check) before (A1), as the
+// pre-5.19 "mark shared without invalidate + sync" did.
+template <class Env>
+bool try_to_migrate_one(Env &env, typename Env::page_t *page,
+                        typename Env::template atomic<pteval_t> *ptep) {
+  const bool anon_exclusive = env.has_anon_exclusive() && PageAnonExclusive(page);
+  if (anon_exclusive && env.proto.mutant_is(mutant::b9_migrate_clear_early)) {
+    env.at("A3");
+    ClearPageAnonExclusive(page);
+  }
+  const pte_t pteval = ptep_clear_flush_a1(env, ptep);  // (A1)
+  if (env.has_anon_exclusive())
+    VM_BUG_ON_PFN(pte_write(pteval) && !anon_exclusive, page->pfn,
+                  "try_to_migrate_one: writable but not exclusive (I3)");
+  if (pte_dirty(pteval)) SetPageDirty(page);
+  if (anon_exclusive && !env.proto.mutant_is(mutant::b9_migrate_clear_early) &&
+      page_try_share_anon_rmap(env, page)) {  // (A2), (A3)
+    set_pte_at(env, ptep, pteval);
+    return false;
+  }
+  unsigned type = SWP_MIGRATION_READ;
+  if (pte_write(pteval))
+    type = SWP_MIGRATION_WRITE;
+  else if (anon_exclusive)
+    type = SWP_MIGRATION_READ_EXCLUSIVE;
+  env.at("A4");
+  set_pte_at(env, ptep, swp_entry_to_pte(type, page->pfn));  // (A4)
+  page_remove_rmap(page, false);
+  env.put_page(page);
+  return true;
+}
+
+// Models: remove_migration_pte() (mm/migrate.c): map `page` where a
+// migration entry for `old` is. Anon and not plain READ => RMAP_EXCLUSIVE;
+// WRITE => writable. Locking: PT lock held (rmap walk).
+template <class Env>
+bool remove_migration_pte(Env &env, typename Env::page_t *page,
+                          typename Env::template atomic<pteval_t> *ptep, pte_t entry) {
+  get_page(page);
+  const bool write = is_writable_migration_entry(entry);
+  const unsigned flags = swp_type_of(entry) != SWP_MIGRATION_READ ? RMAP_EXCLUSIVE : 0;
+  page_add_anon_rmap(env, page, flags);
+  if (env.has_anon_exclusive())
+    VM_BUG_ON_PFN(write && !PageAnonExclusive(page), page->pfn,
+                  "remove_migration_pte: writable but not exclusive (I3)");
+  set_pte_at(env, ptep, pfn_pte(page->pfn, write));
+  return true;
+}
+
+// Models: migrate_pages() for one anon page: isolate, lock, try_to_migrate,
+// freeze the refcount at the expected value (any extra reference, such as
+// a GUP-fast grab or a FOLL_GET, fails it), copy, and remove the migration
+// entries onto the new page (or back onto the old one on failure).
+// PG_anon_exclusive is not copied (folio_migrate_flags): the entries carry it.
+// Locking: none held; takes the page lock and the PT locks.
+template <class Env>
+bool migrate_page(Env &env, typename Env::page_t *page) {
+  if (PageCompound(page) || !try_get_page(page)) return false;  // isolate_lru_page
+  if (!trylock_page(page)) {
+    env.put_page(page);
+    return false;
+  }
+  bool ok = PageAnon(page) && !PageKsm(page) && !PageSwapCache(page);
+  if (ok)
+    ok = rmap_walk(env, page, false, [&](typename Env::mm_t &, auto *ptep, pte_t) {
+      return try_to_migrate_one(env, page, ptep);
+    });
+  typename Env::page_t *target = page;
+  if (ok && page_mapcount(page) == 0 && page_ref_freeze(page, 1)) {
+    auto *newpage = env.alloc_page(0);
+    if (newpage) {
+      env.m->mem.copy_page(newpage->pfn, page->pfn);
+      newpage->mapping.store(page->mapping.load(std::memory_order_relaxed),
+                             std::memory_order_relaxed);
+      newpage->index.store(page->index.load(std::memory_order_relaxed), std::memory_order_relaxed);
+      __SetPageSwapBacked(newpage);
+      lock_page(newpage);
+      target = newpage;
+      ++env.stats->migrations;
+    } else {
+      page_ref_unfreeze(page, 1);
+    }
+  }
+  rmap_walk(env, page, true, [&](typename Env::mm_t &, auto *ptep, pte_t entry) {
+    return remove_migration_pte(env, target, ptep, entry);
+  });
+  if (target != page) {  // the old page: frozen at 0, unmapped, nobody can see it
+    unlock_page(page);
+    page->_mapcount.store(-1, std::memory_order_relaxed);
+    page->flags.fetch_and(~(1UL << PG_locked), std::memory_order_relaxed);
+    env.m->mem.free_page(static_cast<int>(env.cpu), page);
+    unlock_page(target);
+    env.put_page(target);  // alloc's reference; the mappings hold theirs
+    return true;
+  }
+  unlock_page(page);
+  env.put_page(page);
+  return false;
+}
+
+}  // namespace anonx

@@ -1,0 +1,28 @@
+// pagemap.h: the page lock (PG_locked as a bit spinlock) and the mapcount
+// helpers shared by the paths.
+//
+// Simplification: lock_page spins; PG_waiters and the wait queue are not
+// modelled (nothing in the protocol depends on sleeping).
+#pragma once
+
+#include "page.h"
+
+namespace anonx {
+
+// Models: trylock_page() (include/linux/pagemap.h). Acquire on success.
+template <class P>
+ANONX_INLINE bool trylock_page(P *page) {
+  return !test_and_set_bit_lock(PG_locked, &compound_head(page)->flags);
+}
+// Models: lock_page().
+template <class P>
+ANONX_INLINE void lock_page(P *page) {
+  while (!trylock_page(page)) cpu_relax();
+}
+// Models: unlock_page(): release, pairs with trylock_page's acquire.
+template <class P>
+ANONX_INLINE void unlock_page(P *page) {
+  clear_bit_unlock(PG_locked, &compound_head(page)->flags);
+}
+
+}  // namespace anonx

@@ -1,0 +1,187 @@
+// rmap.h: the anon rmap helpers that set, test and clear PG_anon_exclusive
+// (include/linux/rmap.h, mm/rmap.c), and the (A1) step shared by every path
+// that clears the flag. Step labels follow kernel-protocol §4:
+//   clearer C: (A1) clear the PTE, (A2) read the pin count, (A3) clear the
+//              flag, (A4) write the final PTE
+//   GUP-fast G: (B1) read the PTE, (B2) check it, (B3) pin, (B4) re-read
+//              PMD and PTE, (B5) read the flag
+#pragma once
+
+#include <cerrno>
+
+#include "env.h"
+#include "pagemap.h"
+
+namespace anonx {
+
+inline constexpr unsigned RMAP_EXCLUSIVE = 1u << 0;
+inline constexpr unsigned RMAP_COMPOUND = 1u << 1;
+
+template <class Env>
+ANONX_INLINE unsigned long anon_mapping(const typename Env::mm_t &mm) {
+  return (mm.anon_vma << 2) | PAGE_MAPPING_ANON;
+}
+
+// Models: __page_set_anon_rmap() via page_add_new_anon_rmap() (mm/rmap.c).
+// Locking: PT lock (or PMD lock) held; the page is new and not yet
+// published, so plain order suffices: the set_pte_at() that publishes it is
+// the release.
+// Steps: mapping, index, first mapcount, then PG_anon_exclusive (THP: on the
+// head only, I9), all before the PTE exists.
+template <class Env>
+void page_add_new_anon_rmap(Env &env, typename Env::page_t *page, typename Env::mm_t &mm,
+                            unsigned long addr, bool compound) {
+  __SetPageSwapBacked(page);
+  page->mapping.store(anon_mapping<Env>(mm), std::memory_order_relaxed);
+  page->index.store(addr, std::memory_order_relaxed);
+  if (compound)
+    page[1].compound_mapcount.store(0, std::memory_order_relaxed);
+  else
+    page->_mapcount.store(0, std::memory_order_relaxed);
+  if (env.has_anon_exclusive()) SetPageAnonExclusive(page);
+}
+
+// Models: page_add_anon_rmap(page, vma, addr, flags) (mm/rmap.c, 5.19).
+// Locking: PT lock held. A non-first mapping must never be exclusive.
+template <class Env>
+void page_add_anon_rmap(Env &env, typename Env::page_t *page, unsigned flags) {
+  bool first;
+  if (flags & RMAP_COMPOUND)
+    first = page[1].compound_mapcount.fetch_add(1, std::memory_order_relaxed) == -1;
+  else
+    first = page->_mapcount.fetch_add(1, std::memory_order_relaxed) == -1;
+  if (env.has_anon_exclusive() && (flags & RMAP_EXCLUSIVE)) {
+    VM_BUG_ON_PFN(!first, page->pfn, "page_add_anon_rmap: exclusive but not the first mapping");
+    if (env.proto.mutant_is(mutant::b12_nonatomic_flag))
+      __set_bit(PG_anon_exclusive, &page->flags);  // B12: plain RMW on a live page
+    else
+      SetPageAnonExclusive(page);
+  }
+}
+
+// Models: page_remove_rmap() (mm/rmap.c). Locking: PT lock held. The flag
+// is left alone: zap leaves it set so that unpin's sanity check still holds
+// (§3.12).
+template <class P>
+void page_remove_rmap(P *page, bool compound) {
+  if (compound)
+    compound_head(page)[1].compound_mapcount.fetch_sub(1, std::memory_order_relaxed);
+  else
+    page->_mapcount.fetch_sub(1, std::memory_order_relaxed);
+}
+
+// Models: page_needs_cow_for_dma() (include/linux/mm.h). Locking: fork,
+// with write_protect_seq odd.
+template <class Env>
+ANONX_INLINE bool page_needs_cow_for_dma(Env &env, typename Env::mm_t &src,
+                                         typename Env::page_t *page) {
+  if (env.proto.mutant_is(mutant::b5_fork_ignores_pins)) return false;
+  if (!test_bit(MMF_HAS_PINNED, &src.flags)) return false;
+  return page_maybe_dma_pinned(page);
+}
+
+// Models: page_try_dup_anon_rmap() (include/linux/rmap.h, 5.19).
+// Locking: fork: mmap_lock (write) and both PT locks held,
+// write_protect_seq odd. Returns -EBUSY when the page may be pinned: the
+// child must get a copy (copy_present_page).
+// v5.18 (no flag): the early-copy decision alone (70e806e4e645).
+template <class Env>
+int page_try_dup_anon_rmap(Env &env, typename Env::mm_t &src, typename Env::page_t *page,
+                           bool compound) {
+  if (!env.has_anon_exclusive()) {
+    if (page_needs_cow_for_dma(env, src, page)) return -EBUSY;
+  } else if (PageAnonExclusive(page)) {
+    if (page_needs_cow_for_dma(env, src, page)) return -EBUSY;
+    ClearPageAnonExclusive(page);
+  }
+  if (compound)
+    page[1].compound_mapcount.fetch_add(1, std::memory_order_relaxed);
+  else
+    page->_mapcount.fetch_add(1, std::memory_order_relaxed);
+  return 0;
+}
+
+// (A2): may the page be pinned? Models the first half of
+// page_try_share_anon_rmap().
+template <class Env>
+ANONX_INLINE bool share_check_pinned(Env &env, typename Env::page_t *page) {
+  if (env.proto.at_least(generation::v6_2) && !env.proto.mutant_is(mutant::b7_share_no_mb))
+    smp_mb();  // pairs with smp_mb__after_atomic() after (B3) in gup_fast_pte_range
+  env.at("A2");
+  return page_maybe_dma_pinned(page);
+}
+
+// (A3): the flag goes. The barrier orders (A3) before (A4) for the MP pair.
+template <class Env>
+ANONX_INLINE void share_clear_flag(Env &env, typename Env::page_t *page) {
+  env.at("A3");
+  if (env.proto.mutant_is(mutant::b12_nonatomic_flag))
+    __ClearPageAnonExclusive(page);  // B12: plain RMW on a live page
+  else
+    ClearPageAnonExclusive(page);
+  if (env.proto.at_least(generation::v6_2) && !env.proto.mutant_is(mutant::b8_no_wmb_rmb))
+    smp_mb__after_atomic();  // pairs with smp_rmb() in gup_must_unshare (B5)
+}
+
+// Models: page_try_share_anon_rmap() (include/linux/rmap.h, 6.2).
+// Locking: PT lock held; (A1) already done by the caller (the PTE is clear
+// or invalid, so GUP-fast's (B4) re-check fails from here on).
+// Steps: smp_mb, (A2) pinned? -> -EBUSY, (A3) clear the flag,
+// smp_mb__after_atomic. 5.19 had neither barrier: the caller's TLB-flush
+// IPI waited for GUP-fast instead.
+template <class Env>
+int page_try_share_anon_rmap(Env &env, typename Env::page_t *page) {
+  if (share_check_pinned(env, page)) {
+    ++env.stats->share_busy;
+    return -EBUSY;
+  }
+  share_clear_flag(env, page);
+  return 0;
+}
+
+// Models: page_move_anon_rmap() (mm/rmap.c). Locking: page lock and PT lock
+// held, refcount == 1: this mapping is the only user, so the page becomes
+// this mm's and exclusive.
+template <class Env>
+void page_move_anon_rmap(Env &env, typename Env::page_t *page, typename Env::mm_t &mm) {
+  compound_head(page)->mapping.store(anon_mapping<Env>(mm), std::memory_order_relaxed);
+  if (env.has_anon_exclusive()) SetPageAnonExclusive(page);
+}
+
+// (A1) of every clearer: clear the PTE and, on v5.19, flush the TLB: the
+// IPI waits for every GUP-fast inside its IRQ-off section (the 5.19
+// synchronisation). v6.2 clears with an exchange and relies on the smp_mb in
+// share_check_pinned() instead.
+// Mutant b7_share_no_mb clears with a plain store, which x86 may hold in the
+// store buffer past (A2). In a scripted interleaving (proto.reorder) that
+// store, and v519_flush_no_wait's, is buffered until the next store (A4).
+template <class Env>
+pte_t ptep_clear_flush_a1(Env &env, typename Env::template atomic<pteval_t> *ptep) {
+  env.at("A1");
+  const bool plain = env.proto.mutant_is(mutant::b7_share_no_mb);
+  const bool no_wait = env.proto.mutant_is(mutant::v519_flush_no_wait);
+  pte_t old;
+  if (env.proto.reorder && (plain || no_wait)) {
+    old.v = ptep->load(std::memory_order_relaxed);
+    env.buffer_pte_store(ptep, 0);
+    return old;
+  }
+  if (plain) {
+    old.v = ptep->load(std::memory_order_relaxed);
+    ptep->store(0, std::memory_order_release);  // a MOV: no store-load ordering
+  } else {
+    old.v = ptep->exchange(0, std::memory_order_seq_cst);  // ptep_get_and_clear: XCHG
+  }
+  if (env.flush_is_sync() && !no_wait) env.m->cpus.wait_for_sections(env.cpu);
+  return old;
+}
+
+// set_pte_at (PT lock held): release, so that everything done to the page
+// before is visible to whoever reads the entry. Drains a buffered (A1).
+template <class Env>
+ANONX_INLINE void set_pte_at(Env &env, typename Env::template atomic<pteval_t> *ptep, pte_t pte) {
+  env.drain_store_buffer();
+  ptep->store(pte.v, std::memory_order_release);
+}
+
+}  // namespace anonx

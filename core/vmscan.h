@@ -1,0 +1,97 @@
+// vmscan.h: swap-out of one anonymous page (mm/vmscan.c shrink_page_list,
+// mm/rmap.c try_to_unmap / try_to_unmap_one), §3.7, and the rmap walk.
+//
+// Simplifications: reclaim is asked for one page by the harness (no LRU
+// scanning); THP are not swapped (the kernel would split them first).
+#pragma once
+
+#include "memory.h"
+
+namespace anonx {
+
+// Models: rmap_walk_anon(): visit every PTE, in every mm, that maps `page`
+// (or, with migration = true, holds a migration entry for it), with that
+// PT lock held. fn returns false to stop the walk. Locking: page lock.
+template <class Env, class F>
+bool rmap_walk(Env &env, typename Env::page_t *page, bool migration,
+               F &&fn) NO_THREAD_SAFETY_ANALYSIS {
+  auto *head = compound_head(page);
+  const unsigned long addr = head->index.load(std::memory_order_relaxed) + (page - head);
+  lock_guard<spinlock_t> g(env.m->mm_list_lock);
+  for (auto *mm : env.m->mms) {
+    auto *table = pte_table_of<Env>(*mm, addr);
+    if (!table) continue;
+    lock_guard<ptl_t> ptl(table->ptl);
+    auto *ptep = &table->pte[pte_index(addr)];
+    const pte_t pte{ptep->load(std::memory_order_relaxed)};
+    const bool match = migration ? (is_migration_entry(pte) && swp_offset(pte) == page->pfn)
+                                 : (pte_present(pte) && pte_pfn(pte) == page->pfn);
+    if (match && !fn(*mm, ptep, pte)) return false;
+  }
+  return true;
+}
+
+// Models: try_to_unmap_one() for an anon page going to swap (mm/rmap.c, 6.2).
+// Locking: page lock; PT lock held (rmap walk); the page is in the swap cache.
+// Steps: anon_exclusive := the flag; (A1) clear (and on v5.19 flush: the
+// IPI waits for GUP-fast); dirty; swap_duplicate; if anon_exclusive:
+// page_try_share_anon_rmap ((A2) pinned -> restore the PTE and fail; (A3));
+// (A4) the swap PTE, SWP_EXCLUSIVE if it was exclusive; drop the rmap and
+// the mapping's reference.
+template <class Env>
+bool try_to_unmap_one(Env &env, typename Env::page_t *page,
+                      typename Env::template atomic<pteval_t> *ptep) {
+  const unsigned long slot = page->private_.load(std::memory_order_relaxed);
+  const bool anon_exclusive = env.has_anon_exclusive() && PageAnonExclusive(page);
+  const pte_t pteval = ptep_clear_flush_a1(env, ptep);  // (A1)
+  if (pte_dirty(pteval)) SetPageDirty(page);
+  env.m->swap.swap_duplicate(slot);
+  if (anon_exclusive && page_try_share_anon_rmap(env, page)) {  // (A2), (A3)
+    env.m->swap.swap_free(slot);
+    set_pte_at(env, ptep, pteval);  // restore: still mapped, still exclusive
+    return false;
+  }
+  pte_t swp = swp_entry_to_pte(SWP_SWAPFILE, slot);
+  if (anon_exclusive && !env.proto.mutant_is(mutant::b11_no_swp_exclusive))
+    swp = pte_swp_mkexclusive(swp);
+  env.at("A4");
+  set_pte_at(env, ptep, swp);  // (A4)
+  page_remove_rmap(page, false);
+  env.put_page(page);
+  return true;
+}
+
+// Models: shrink_page_list() for one anon page: isolate, lock, add to swap,
+// try_to_unmap, write out, and leave the swap cache when nobody else holds a
+// reference (__remove_mapping). Locking: none held; takes the page lock and
+// the PT locks. Returns true when the page was unmapped everywhere.
+template <class Env>
+bool shrink_page(Env &env, typename Env::page_t *page) {
+  if (PageCompound(page) || !try_get_page(page)) return false;  // isolate
+  if (!trylock_page(page)) {
+    env.put_page(page);
+    return false;
+  }
+  bool ok = PageAnon(page) && !PageKsm(page);
+  // v5.18 relied on this racy check alone (feb889fb40fa); later it is an
+  // optimisation and (A2) is the reliable test.
+  if (ok && !env.has_anon_exclusive() && page_maybe_dma_pinned(page)) ok = false;
+  if (ok && !PageSwapCache(page)) ok = env.m->swap.add_to_swap(page);
+  if (ok)
+    ok = rmap_walk(env, page, false, [&](typename Env::mm_t &, auto *ptep, pte_t) {
+      return try_to_unmap_one(env, page, ptep);
+    });
+  if (ok && page_mapcount(page) == 0) {
+    env.m->swap.writepage(env.m->mem, page);
+    if (page_ref_count(page) == 2)  // our isolation reference + the swap cache's
+      env.m->swap.delete_from_swap_cache(env.m->mem, env.cpu, page);
+    ++env.stats->swapouts;
+  } else {
+    ok = false;
+  }
+  unlock_page(page);
+  env.put_page(page);
+  return ok;
+}
+
+}  // namespace anonx
