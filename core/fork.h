@@ -44,6 +44,7 @@ int copy_present_pte(Env &env, typename Env::mm_t &dst, typename Env::mm_t &src,
     get_page(page);
     page->_mapcount.fetch_add(1, std::memory_order_relaxed);  // page_dup_file_rmap
   }
+  env.at("FORK_WRPROTECT");
   if (vma.is_cow_mapping() && pte_write(pte)) {
     src_ptep->fetch_and(~_PAGE_RW, std::memory_order_seq_cst);  // ptep_set_wrprotect
     pte = pte_wrprotect(pte);

@@ -22,6 +22,18 @@ ANONX_INLINE unsigned long anon_mapping(const typename Env::mm_t &mm) {
   return (mm.anon_vma << 2) | PAGE_MAPPING_ANON;
 }
 
+// Mutant b12_nonatomic_flag: what __SetPageAnonExclusive/__ClearPage...
+// do, on a live page: a plain load, a window ("B12_RMW"), a plain store
+// that writes back whatever PG_locked/PG_lru/... bits it loaded.
+template <class Env>
+ANONX_NOINLINE void nonatomic_flag_update(Env &env, typename Env::page_t *page, unsigned long set,
+                                          unsigned long clear) {
+  unsigned long *word = plain_word(&page->flags, 0);
+  const unsigned long old = *word;
+  env.at("B12_RMW");
+  *word = (old | set) & ~clear;
+}
+
 // Models: __page_set_anon_rmap() via page_add_new_anon_rmap() (mm/rmap.c).
 // Locking: PT lock (or PMD lock) held; the page is new and not yet
 // published, so plain order suffices: the set_pte_at() that publishes it is
@@ -53,7 +65,7 @@ void page_add_anon_rmap(Env &env, typename Env::page_t *page, unsigned flags) {
   if (env.has_anon_exclusive() && (flags & RMAP_EXCLUSIVE)) {
     VM_BUG_ON_PFN(!first, page->pfn, "page_add_anon_rmap: exclusive but not the first mapping");
     if (env.proto.mutant_is(mutant::b12_nonatomic_flag))
-      __set_bit(PG_anon_exclusive, &page->flags);  // B12: plain RMW on a live page
+      nonatomic_flag_update(env, page, BIT_MASK(PG_anon_exclusive), 0);  // B12
     else
       SetPageAnonExclusive(page);
   }
@@ -116,7 +128,7 @@ template <class Env>
 ANONX_INLINE void share_clear_flag(Env &env, typename Env::page_t *page) {
   env.at("A3");
   if (env.proto.mutant_is(mutant::b12_nonatomic_flag))
-    __ClearPageAnonExclusive(page);  // B12: plain RMW on a live page
+    nonatomic_flag_update(env, page, 0, BIT_MASK(PG_anon_exclusive));  // B12
   else
     ClearPageAnonExclusive(page);
   if (env.proto.at_least(generation::v6_2) && !env.proto.mutant_is(mutant::b8_no_wmb_rmb))
