@@ -190,8 +190,7 @@ bool can_follow_write_pte(Env &env, pte_t pte, typename Env::page_t *page, unsig
 // *fault_flags set to the fault that would make progress (0: none possible).
 template <class Env>
 typename Env::page_t *follow_page_pte(Env &env, typename Env::mm_t &mm, const vm_area_struct &vma,
-                                      unsigned long addr, unsigned flags, unsigned *fault_flags,
-                                      bool cowed) {
+                                      unsigned long addr, unsigned flags, unsigned *fault_flags) {
   *fault_flags = (flags & FOLL_WRITE) ? FAULT_FLAG_WRITE : 0;
   if (flags & FOLL_FORCE) *fault_flags |= FAULT_FLAG_FORCE;
   auto *pmdp = mm.pmd_offset(addr);
@@ -217,13 +216,8 @@ typename Env::page_t *follow_page_pte(Env &env, typename Env::mm_t &mm, const vm
   const pte_t pte{ptep->load(std::memory_order_relaxed)};
   if (!pte_present(pte)) return nullptr;  // (1) fault it in
   auto *page = env.pfn_to_page(pte_pfn(pte));
-  if (flags & FOLL_WRITE) {  // (2)
-    // B1 mutant: the 4.8 FOLL_COW game: after a COW fault, accept whatever
-    // page the retry finds, writable or not.
-    const bool ok = can_follow_write_pte(env, pte, page, flags, vma) ||
-                    (cowed && env.proto.mutant_is(mutant::b1_force_write_after_cow));
-    if (!ok) return nullptr;
-  }
+  if ((flags & FOLL_WRITE) && !can_follow_write_pte(env, pte, page, flags, vma))  // (2)
+    return nullptr;
   if (!pte_write(pte) && gup_must_unshare(env, flags, page)) {  // (3) -EMLINK
     *fault_flags = FAULT_FLAG_UNSHARE;
     return nullptr;
@@ -244,17 +238,22 @@ long __get_user_pages(Env &env, typename Env::mm_t &mm, unsigned long start, lon
   for (unsigned long addr = start; nr < nr_pages; addr++) {
     const vm_area_struct *vma = mm.find_vma(addr);
     if (!vma) break;
-    bool cowed = false;
+    unsigned lookup_flags = flags;
     typename Env::page_t *page = nullptr;
     for (int tries = 0; tries < 64 && !page; tries++) {
       unsigned fault_flags = 0;
       env.at("GUP_LOOKUP");
-      page = follow_page_pte(env, mm, *vma, addr, flags, &fault_flags, cowed);
+      page = follow_page_pte(env, mm, *vma, addr, lookup_flags, &fault_flags);
       if (page) break;
       env.at("GUP_FAULT");
       const int r = handle_mm_fault(env, mm, addr, fault_flags);
       if (r & (VM_FAULT_SIGSEGV | VM_FAULT_OOM)) return nr ? nr : -EFAULT;
-      if (fault_flags & FAULT_FLAG_WRITE) cowed = true;
+      // B1 mutant: the pre-4.9 FOLL_COW game: after a COW fault on a R/O
+      // mapping, drop FOLL_WRITE and accept whatever page the retry finds
+      // (after a concurrent zap: the page-cache page, faulted in R/O).
+      if ((fault_flags & FAULT_FLAG_WRITE) && !(vma->vm_flags & VM_WRITE) &&
+          env.proto.mutant_is(mutant::b1_force_write_after_cow))
+        lookup_flags &= ~FOLL_WRITE;
     }
     if (!page) return nr ? nr : -EAGAIN;
     pages[nr++] = page;

@@ -94,6 +94,15 @@ bool replace_page(Env &env, typename Env::mm_t &mm, unsigned long addr, typename
   return true;
 }
 
+// Models: pages_identical() (memcmp after the write-protect: the page can
+// no longer change under us unless it is written through a pin).
+template <class Env>
+bool pages_identical(Env &env, typename Env::page_t *a, typename Env::page_t *b) {
+  for (unsigned i = 0; i < kWordsPerPage; i++)
+    if (env.m->mem.read_word(a->pfn, i) != env.m->mem.read_word(b->pfn, i)) return false;
+  return true;
+}
+
 // Models: try_to_merge_one_page() for the page mapped at addr.
 // Locking: none held; takes the page lock and the PT lock.
 template <class Env>
@@ -112,7 +121,7 @@ bool ksm_merge(Env &env, typename Env::mm_t &mm, unsigned long addr, typename En
   bool ok = false;
   if (trylock_page(page)) {
     pte_t orig;
-    ok = write_protect_page(env, mm, addr, page, &orig) &&
+    ok = write_protect_page(env, mm, addr, page, &orig) && pages_identical(env, page, kpage) &&
          replace_page(env, mm, addr, page, kpage, orig);
     unlock_page(page);
   }

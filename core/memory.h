@@ -73,10 +73,11 @@ int do_anonymous_page(Env &env, typename Env::mm_t &mm, const vm_area_struct &vm
 // Steps: allocate and copy, re-take the PT lock, pte_same re-check, clear
 // and flush the old PTE, page_add_new_anon_rmap(new) (exclusive), set the
 // new PTE (R/O for UNSHARE), only then page_remove_rmap(old).
+// old_mapped: orig maps old (a COW); false for do_cow_fault (orig is none).
 template <class Env>
 int wp_page_copy(Env &env, typename Env::mm_t &mm, const vm_area_struct &vma, unsigned long addr,
                  typename Env::table_t &table, pte_t orig, typename Env::page_t *old,
-                 unsigned flags) {
+                 unsigned flags, bool old_mapped = true) {
   auto *ptep = &table.pte[pte_index(addr)];
   auto *page = env.alloc_page(0);
   if (!page) {
@@ -101,9 +102,11 @@ int wp_page_copy(Env &env, typename Env::mm_t &mm, const vm_area_struct &vma, un
   page_add_new_anon_rmap(env, page, mm, addr, false);
   set_pte_at(env, ptep, entry);
   if (old) {
-    page_remove_rmap(old, false);
-    env.put_page(old);  // the mapping's reference
-    env.put_page(old);  // do_wp_page's reference
+    if (old_mapped) {
+      page_remove_rmap(old, false);
+      env.put_page(old);  // the mapping's reference
+    }
+    env.put_page(old);  // the caller's reference
   }
   ++env.stats->cow_copies;
   return VM_FAULT_OK;
@@ -276,6 +279,12 @@ int handle_mm_fault(Env &env, typename Env::mm_t &mm, unsigned long addr, unsign
   const pte_t pte{ptep->load(std::memory_order_relaxed)};
   if (pte_none(pte)) {
     int r = VM_FAULT_OK;
+    if (vma_is_file(*vma) && write) {  // do_cow_fault: a private anon copy, exclusive
+      table.ptl.unlock();
+      get_page(env.pfn_to_page(vma_file_pfn(*vma, addr)));
+      return wp_page_copy(env, mm, *vma, addr, table, pte, env.pfn_to_page(vma_file_pfn(*vma, addr)),
+                          flags & ~FAULT_FLAG_FORCE, /*old_mapped=*/false);
+    }
     if (vma_is_file(*vma))
       do_read_fault_file(env, *vma, addr, ptep);
     else
