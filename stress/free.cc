@@ -1,0 +1,229 @@
+// free.cc: free-running torture (--mode free, and the `mixed` scenario):
+// the scenario's actor kinds loop on one address space with think time and
+// occasional long holds, each checking what it can inline; a checker scans
+// the page tables under their locks. No rendezvous: this mode finds what
+// needs long or unusual interleavings, lockstep finds narrow windows fast.
+#include "stress.h"
+
+namespace anonx::stress {
+namespace {
+
+constexpr unsigned long kAnon = 64;     // VMA0: [0, 64) anon RW
+constexpr unsigned long kThp = 512;     // VMA1: one PMD, THP eligible
+constexpr unsigned long kUnmap = 1024;  // VMA2: mapped and unmapped again
+constexpr unsigned long kUnmapLen = 64;
+
+struct world {
+  machine &m;
+  mm_struct mm;
+  page *kpage = nullptr;
+  // Bumped before any zap of the address space (MADV_DONTNEED, munmap):
+  // a pin holder's I2 check only holds while nobody unmapped its address.
+  alignas(kNoFalseSharing) std::atomic<uint64_t> zap_seq{0};
+  explicit world(machine &mach) : m(mach), mm(mach) {}
+};
+
+long mapped_pfn(mm_struct &mm, unsigned long addr) NO_THREAD_SAFETY_ANALYSIS {
+  auto *pmdp = mm.pmd_offset(addr);
+  {
+    lock_guard<spinlock_t> g(mm.page_table_lock);
+    const pmd_t pmd{pmdp->load(std::memory_order_relaxed)};
+    if (pmd_trans_huge(pmd)) return static_cast<long>(pte_pfn(pmd) + pte_index(addr));
+    if (!pmd_table(pmd)) return -1;
+  }
+  auto *table = pte_table_of<stress_env>(mm, addr);
+  if (!table) return -1;
+  lock_guard<ptl_t> ptl(table->ptl);
+  const pte_t pte{table->pte[pte_index(addr)].load(std::memory_order_relaxed)};
+  return pte_present(pte) ? static_cast<long>(pte_pfn(pte)) : -1;
+}
+
+page *page_at(actor &a, mm_struct &mm, unsigned long addr) {
+  const long pfn = mapped_pfn(mm, addr);
+  return pfn < 0 ? nullptr : a.env.pfn_to_page(static_cast<unsigned long>(pfn));
+}
+
+unsigned long pick_addr(actor &a, unsigned kinds) {
+  const unsigned x = a.r.below(8);
+  if (x == 0 && (kinds & (K_SPLIT | K_KHUGEPAGED))) return kThp + a.r.below(PTRS_PER_PTE);
+  if (x == 1 && (kinds & K_MUNMAP)) return kUnmap + a.r.below(kUnmapLen);
+  return a.r.below(kAnon);
+}
+
+void think(actor &a) {
+  spin_for(a.r.below(256));
+  if (a.r.below(4096) == 0) std::this_thread::sleep_for(std::chrono::microseconds(100));
+}
+
+void op_process(actor &a, world &w, unsigned kinds) {
+  const unsigned long addr = pick_addr(a, kinds);
+  const unsigned x = a.r.below(128);
+  uint64_t v = a.r.next();
+  if (x < 60) {
+    cpu_access(a.env, w.mm, addr, a.r.below(3), true, &v);  // words 0..2; word 3 is the DMA's
+  } else if (x < 120) {
+    cpu_access(a.env, w.mm, addr, a.r.below(kWordsPerPage), false, &v);
+  } else if (x < 126) {
+    w.zap_seq.fetch_add(1, std::memory_order_seq_cst);
+    madvise_dontneed(a.env, w.mm, addr, addr + 1);
+  } else {
+    mprotect(a.env, w.mm, 0, kAnon, false);
+    mprotect(a.env, w.mm, 0, kAnon, true);
+  }
+}
+
+void op_fork(actor &a, world &w) {
+  mm_struct child(w.m);
+  dup_mmap(a.env, child, w.mm);
+  const unsigned long addr = a.r.below(kAnon);
+  const uint64_t x = 0xA000000000000000ull | a.r.next() >> 8;
+  uint64_t v = x;
+  cpu_access(a.env, w.mm, addr, 2, true, &v);
+  uint64_t c = 0;
+  if (cpu_access(a.env, child, addr, 2, false, &c) && c == x)
+    report_violation("fork-leak", -1, "child read the parent's post-fork write");
+  exit_mmap(a.env, child);
+}
+
+void op_pinner(actor &a, world &w, unsigned kinds) {
+  const unsigned long addr = pick_addr(a, kinds);
+  const unsigned x = a.r.below(8);
+  const bool pin = x < 6, write = x & 1, fast = a.r.below(2);
+  unsigned flags = (write ? 0u + FOLL_WRITE : 0u) | (pin ? 0u + FOLL_LONGTERM : 0u);
+  const uint64_t zs = w.zap_seq.load(std::memory_order_seq_cst);
+  page *p = nullptr;
+  long n;
+  if (pin)
+    n = fast ? pin_user_pages_fast(a.env, w.mm, addr, 1, flags, &p)
+             : pin_user_pages(a.env, w.mm, addr, 1, flags, &p);
+  else
+    n = fast ? get_user_pages_fast(a.env, w.mm, addr, 1, flags, &p)
+             : get_user_pages(a.env, w.mm, addr, 1, flags, &p);
+  if (n != 1) return;
+  const uint64_t token = 0xD000000000000000ull | (a.r.next() >> 8);
+  if (pin && write) a.env.m->mem.write_word(p->pfn, 3, token);  // the device writes
+  think(a);
+  if (pin) {
+    const long now = mapped_pfn(w.mm, addr);
+    if (w.zap_seq.load(std::memory_order_seq_cst) == zs && now != static_cast<long>(p->pfn))
+      report_violation("I2", p->pfn, "pinned page no longer mapped at its address");
+    if (write) {
+      uint64_t v = 0;
+      const bool ok = cpu_access(a.env, w.mm, addr, 3, false, &v);
+      if (ok && v != token && w.zap_seq.load(std::memory_order_seq_cst) == zs)
+        report_violation("I2-data", p->pfn, "DMA write through a pin not seen by the process");
+    }
+    unpin_user_page(a.env, p);
+  } else {
+    put_user_page(a.env, p);
+  }
+}
+
+void op_lru(actor &a, world &w, unsigned kinds) {
+  page *p = page_at(a, w.mm, pick_addr(a, kinds));
+  if (!p || !try_get_page(p)) return;
+  SetPageActive(p);
+  if (!PageActive(p)) report_violation("lost-update", p->pfn, "PG_active set was lost");
+  ClearPageActive(p);
+  if (PageActive(p)) report_violation("lost-update", p->pfn, "PG_active clear was lost");
+  a.env.put_page(p);
+}
+
+void op(actor &a, world &w, unsigned kind, unsigned kinds) {
+  switch (kind) {
+    case K_PROCESS:
+      op_process(a, w, kinds);
+      break;
+    case K_FORK:
+      op_fork(a, w);
+      break;
+    case K_PINNER:
+      op_pinner(a, w, kinds);
+      break;
+    case K_RECLAIM:
+      if (page *p = page_at(a, w.mm, pick_addr(a, kinds))) shrink_page(a.env, p);
+      break;
+    case K_MIGRATE:
+      if (page *p = page_at(a, w.mm, pick_addr(a, kinds))) migrate_page(a.env, p);
+      break;
+    case K_KSM:
+      ksm_merge(a.env, w.mm, a.r.below(kAnon), w.kpage);
+      break;
+    case K_KHUGEPAGED:
+      collapse_huge_page(a.env, w.mm, kThp);
+      break;
+    case K_SPLIT:
+      if (a.r.below(4) == 0) {
+        w.zap_seq.fetch_add(1, std::memory_order_seq_cst);
+        madvise_dontneed(a.env, w.mm, kThp, kThp + PTRS_PER_PTE);
+      } else {
+        mmap_read_guard g(w.mm.mmap_lock);
+        __split_huge_pmd(a.env, w.mm, kThp);
+      }
+      break;
+    case K_MUNMAP: {
+      w.zap_seq.fetch_add(1, std::memory_order_seq_cst);
+      do_munmap(a.env, w.mm, kUnmap, kUnmap + kUnmapLen);
+      mmap_region(a.env, w.mm, kUnmap, kUnmapLen, VM_READ | VM_WRITE);
+      uint64_t v = 1;
+      cpu_access(a.env, w.mm, kUnmap + a.r.below(kUnmapLen), 0, true, &v);
+      break;
+    }
+    case K_LRU:
+      op_lru(a, w, kinds);
+      break;
+    case K_CHECKER:
+      check_mm(a.env, w.mm);
+      std::this_thread::yield();
+      break;
+    default:
+      break;
+  }
+}
+
+}  // namespace
+
+void run_free_group(const cell_spec &spec, std::vector<actor *> &actors, std::atomic<bool> &stop,
+                    violation_sink &sink) {
+  machine &m = *actors[0]->env.m;
+  world w(m);
+  const unsigned kinds = spec.sc->free_kinds;
+  actor &a0 = *actors[0];
+  this_cpu_report() = {&sink, 0, 0};
+  mmap_region(a0.env, w.mm, 0, kAnon, VM_READ | VM_WRITE);
+  if (kinds & (K_SPLIT | K_KHUGEPAGED))
+    mmap_region(a0.env, w.mm, kThp, PTRS_PER_PTE, VM_READ | VM_WRITE | VM_HUGEPAGE);
+  if (kinds & K_MUNMAP) mmap_region(a0.env, w.mm, kUnmap, kUnmapLen, VM_READ | VM_WRITE);
+  uint64_t zero = 0;
+  cpu_access(a0.env, w.mm, kAnon - 1, 0, true, &zero);
+  if (kinds & K_KSM) w.kpage = ksm_new_stable_page(a0.env, page_at(a0, w.mm, kAnon - 1)->pfn, 7);
+
+  std::vector<unsigned> list;
+  for (unsigned k = 1; k <= K_CHECKER; k <<= 1)
+    if (kinds & k) list.push_back(k);
+  const unsigned n = static_cast<unsigned>(actors.size());
+  std::vector<std::thread> threads;
+  for (unsigned i = 0; i < n; i++) {
+    threads.emplace_back([&, i] {
+      actor &a = *actors[i];
+      this_cpu_report() = {&sink, static_cast<int>(a.env.cpu), 0};
+      std::vector<unsigned> mine;
+      for (unsigned j = 0; j < list.size(); j++)
+        if (j % n == i) mine.push_back(list[j]);
+      if (mine.empty()) mine.push_back(K_PROCESS);
+      while (!stop.load(std::memory_order_relaxed)) {
+        op(a, w, mine[a.r.below(static_cast<unsigned>(mine.size()))], kinds);
+        ++a.ops;
+        ++a.iteration;
+        this_cpu_report().iteration = a.iteration;
+        if (spec.stop_on_first && sink.total()) break;
+      }
+    });
+  }
+  for (auto &t : threads) t.join();
+  check_mm(a0.env, w.mm);
+  exit_mmap(a0.env, w.mm);
+  if (w.kpage) a0.env.put_page(w.kpage);
+}
+
+}  // namespace anonx::stress

@@ -1,0 +1,171 @@
+// runner.cc: runs one cell: builds the groups (one machine each), starts
+// one thread per simulated CPU, drives lockstep iterations or free mode,
+// and sums the per-thread statistics at the end.
+#include <pthread.h>
+#include <sched.h>
+
+#include "stress.h"
+
+namespace anonx::stress {
+namespace {
+
+using clk = std::chrono::steady_clock;
+
+void set_affinity(std::thread &t, int cpu) {
+  if (cpu < 0) return;
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  CPU_SET(cpu, &set);
+  pthread_setaffinity_np(t.native_handle(), sizeof(set), &set);
+}
+
+struct group {
+  std::unique_ptr<machine> m;
+  std::unique_ptr<lockstep_instance> inst;
+  std::unique_ptr<spin_barrier> bar;
+  std::atomic<bool> stop{false};
+  std::map<std::string, std::pair<uint64_t, grade>> outcomes;  // role 0 only
+  uint64_t iterations = 0;
+};
+
+void init_actor(actor &a, const cell_spec &spec, machine *m, unsigned cpu, unsigned role,
+                uint64_t salt) {
+  a.env.proto = spec.proto;
+  a.env.m = m;
+  a.env.cpu = cpu;
+  a.env.stats = &a.stats;
+  a.env.hooks = &a.hooks;
+  a.role = role;
+  a.r = rng(spec.seed * 1000003 + salt);
+  a.hooks.r = rng(spec.seed * 7919 + salt + 17);
+  a.hooks.enabled = spec.inject;
+  a.hooks.allow_sleep = spec.md == mode::free;
+}
+
+void lockstep_thread(const cell_spec &spec, group &g, actor &a, violation_sink &sink,
+                     std::atomic<bool> &cell_stop, clk::time_point t0) {
+  this_cpu_report() = {&sink, static_cast<int>(a.env.cpu), 0};
+  lockstep_instance &inst = *g.inst;
+  if (a.role == 0) inst.setup(a);
+  uint64_t it = 0;
+  uint64_t before = 0;
+  for (;;) {
+    if (a.role == 0) {
+      bool stop = cell_stop.load(std::memory_order_relaxed);
+      if ((it & 31) == 0 &&
+          std::chrono::duration<double>(clk::now() - t0).count() >= spec.duration_s)
+        stop = true;
+      if (spec.iterations && it >= spec.iterations) stop = true;
+      if (spec.stop_on_first && sink.total()) stop = true;
+      if (stop) {
+        g.stop.store(true, std::memory_order_relaxed);
+        cell_stop.store(true, std::memory_order_relaxed);
+      }
+      before = sink.total();
+    }
+    g.bar->wait();
+    if (g.stop.load(std::memory_order_relaxed)) break;
+    a.iteration = it;
+    this_cpu_report().iteration = it;
+    spin_for(a.r.below(inst.jitter(a.role) + 1));
+    inst.step(a);
+    ++a.ops;
+    g.bar->wait();
+    if (a.role == 0) {
+      outcome o = inst.check(a);
+      if (sink.total() > before) {
+        o.g = grade::forbidden;
+        o.name += "+violation";
+      } else if (o.g == grade::forbidden) {
+        report_violation(("forbidden:" + o.name).c_str(), -1, "forbidden outcome");
+      }
+      auto &slot = g.outcomes[o.name];
+      slot.first++;
+      slot.second = o.g;
+      inst.reset(a);
+    }
+    ++it;
+  }
+  if (a.role == 0) {
+    g.iterations = it;
+    inst.teardown(a);
+  }
+}
+
+}  // namespace
+
+cell_result run_cell(const cell_spec &spec) {
+  cell_result res;
+  res.spec = spec;
+  const bool lockstep = spec.md == mode::lockstep && spec.sc->make;
+  if (!lockstep) res.spec.md = mode::free;
+  const unsigned roles = lockstep ? spec.sc->nr_roles : std::max(1u, spec.threads);
+  const unsigned ngroups = lockstep ? std::max(1u, spec.threads / roles) : 1;
+  const unsigned nthreads = ngroups * roles;
+  res.spec.threads = nthreads;
+
+  std::vector<std::unique_ptr<group>> groups;
+  std::unique_ptr<actor[]> actors(new actor[nthreads]);
+  for (unsigned gi = 0; gi < ngroups; gi++) {
+    auto g = std::make_unique<group>();
+    g->m = std::make_unique<machine>(spec.frames, 2, roles, 64, 2048);
+    for (unsigned r = 0; r < roles; r++)
+      init_actor(actors[gi * roles + r], spec, g->m.get(), r, r, gi * roles + r);
+    if (lockstep) {
+      g->inst = spec.sc->make(*g->m);
+      g->bar = std::make_unique<spin_barrier>(roles);
+    }
+    groups.push_back(std::move(g));
+  }
+
+  violation_sink sink;
+  std::atomic<bool> cell_stop{false};
+  const auto t0 = clk::now();
+  std::vector<std::thread> threads;
+  if (lockstep) {
+    for (unsigned gi = 0; gi < ngroups; gi++)
+      for (unsigned r = 0; r < roles; r++) {
+        actor &a = actors[gi * roles + r];
+        group &g = *groups[gi];
+        threads.emplace_back([&spec, &g, &a, &sink, &cell_stop, t0] {
+          lockstep_thread(spec, g, a, sink, cell_stop, t0);
+        });
+        if (!spec.cpus.empty())
+          set_affinity(threads.back(), spec.cpus[(gi * roles + r) % spec.cpus.size()]);
+      }
+  } else {
+    std::vector<actor *> list;
+    for (unsigned i = 0; i < nthreads; i++) list.push_back(&actors[i]);
+    std::thread driver([&] { run_free_group(spec, list, cell_stop, sink); });
+    const auto deadline = t0 + std::chrono::duration<double>(spec.duration_s);
+    while (clk::now() < deadline && !(spec.stop_on_first && sink.total()))
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    cell_stop.store(true, std::memory_order_relaxed);
+    driver.join();
+  }
+  for (auto &t : threads) t.join();
+  res.elapsed_s = std::chrono::duration<double>(clk::now() - t0).count();
+
+  for (unsigned i = 0; i < nthreads; i++) {
+    res.per_thread_ops.push_back(actors[i].ops);
+    res.ops += actors[i].ops;
+    res.totals.add(actors[i].stats);
+  }
+  for (auto &g : groups) {
+    res.iterations += lockstep ? g->iterations : 0;
+    for (auto &[name, v] : g->outcomes) {
+      auto &slot = res.outcomes[name];
+      slot.first += v.first;
+      slot.second = v.second;
+    }
+  }
+  if (!lockstep) res.iterations = res.ops;
+  res.violations = sink.records();
+  res.violation_count = sink.total();
+  for (auto &v : res.violations)
+    if (res.time_to_detect_s < 0 || v.time_s < res.time_to_detect_s)
+      res.time_to_detect_s = v.time_s;
+  return res;
+}
+
+}  // namespace anonx::stress

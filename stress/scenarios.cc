@@ -1,0 +1,703 @@
+// scenarios.cc: the scenario table. Each lockstep scenario is a litmus test
+// of two (or more) kernel paths racing on one page, with its outcomes graded
+// and its oracles named; one or more per historical bug (kernel-protocol
+// §6) and per cow.c family (§7.1).
+//
+// Roles run their step concurrently after a rendezvous; role 0 then checks
+// (oracles, data) and resets the page to the scenario's start state.
+// Set-up shortcuts that stand for a kernel mechanism are named where used.
+#include <cinttypes>
+
+#include "stress.h"
+
+namespace anonx::stress {
+namespace {
+
+constexpr unsigned long A = 3;              // the page under test (first PMD)
+constexpr unsigned long THP_BASE = 512;     // second PMD: THP scenarios
+constexpr unsigned long UNMAP_BASE = 1024;  // third PMD: munmap scenario
+
+// The pfn mapped at addr (PTE or huge PMD), or -1 when not present.
+long mapped_pfn(mm_struct &mm, unsigned long addr) NO_THREAD_SAFETY_ANALYSIS {
+  auto *pmdp = mm.pmd_offset(addr);
+  {
+    lock_guard<spinlock_t> g(mm.page_table_lock);
+    const pmd_t pmd{pmdp->load(std::memory_order_relaxed)};
+    if (pmd_trans_huge(pmd)) return static_cast<long>(pte_pfn(pmd) + pte_index(addr));
+    if (!pmd_table(pmd)) return -1;
+  }
+  auto *table = pte_table_of<stress_env>(mm, addr);
+  if (!table) return -1;
+  lock_guard<ptl_t> ptl(table->ptl);
+  const pte_t pte{table->pte[pte_index(addr)].load(std::memory_order_relaxed)};
+  return pte_present(pte) ? static_cast<long>(pte_pfn(pte)) : -1;
+}
+
+page *page_at(actor &a, mm_struct &mm, unsigned long addr) {
+  const long pfn = mapped_pfn(mm, addr);
+  return pfn < 0 ? nullptr : a.env.pfn_to_page(static_cast<unsigned long>(pfn));
+}
+
+bool store(actor &a, mm_struct &mm, unsigned long addr, unsigned word, uint64_t v) {
+  return cpu_access(a.env, mm, addr, word, true, &v);
+}
+uint64_t load(actor &a, mm_struct &mm, unsigned long addr, unsigned word) {
+  uint64_t v = ~0ull;
+  cpu_access(a.env, mm, addr, word, false, &v);
+  return v;
+}
+
+// I2: a committed pin on p obtained via addr: the process still maps p there.
+bool check_pin_mapped(mm_struct &mm, unsigned long addr, page *p, const char *what) {
+  if (mapped_pfn(mm, addr) == static_cast<long>(p->pfn)) return true;
+  report_violation("I2", p->pfn,
+                   std::string(what) + ": pinned page no longer mapped at its address");
+  return false;
+}
+
+// A DMA write through a pin must be read by the process at that address.
+bool check_dma_visible(actor &a, mm_struct &mm, unsigned long addr, page *p, unsigned word,
+                       uint64_t token) {
+  a.env.m->mem.write_word(p->pfn, word, token);
+  if (load(a, mm, addr, word) == token) return true;
+  report_violation("I2-data", p->pfn, "DMA write through a pin not seen by the process");
+  return false;
+}
+
+// Page-table manipulation standing for clear_refs (soft-dirty) plus
+// writeback cleaning: the exclusive page stays, its PTE becomes R/O and clean.
+void make_pte_ro_clean(mm_struct &mm, unsigned long addr) {
+  auto *table = pte_table_of<stress_env>(mm, addr);
+  if (!table) return;
+  lock_guard<ptl_t> ptl(table->ptl);
+  auto *ptep = &table->pte[pte_index(addr)];
+  const pte_t pte{ptep->load(std::memory_order_relaxed)};
+  if (pte_present(pte)) ptep->store(pte_mkclean(pte_wrprotect(pte)).v, std::memory_order_release);
+}
+
+outcome pick(bool x, bool y, const char *both, const char *only_x, const char *only_y,
+             const char *none, grade both_grade = grade::forbidden) {
+  if (x && y) return {both, both_grade};
+  if (x) return {only_x, grade::acceptable};
+  if (y) return {only_y, grade::acceptable};
+  return {none, grade::interesting};
+}
+
+// Base: one mm with an anon RW VMA over the first PMD, page A written.
+struct one_page : lockstep_instance {
+  machine &m;
+  mm_struct mm;
+  page *p = nullptr;
+  explicit one_page(machine &mach) : m(mach), mm(mach) {}
+  void setup(actor &a) override {
+    mmap_region(a.env, mm, 0, 64, VM_READ | VM_WRITE);
+    reset(a);
+  }
+  void reset(actor &a) override {
+    store(a, mm, A, 1, a.iteration);  // faults in or swaps in; exclusive and writable
+    p = page_at(a, mm, A);
+  }
+  void teardown(actor &a) override { exit_mmap(a.env, mm); }
+};
+
+// ---- swap-out and migration against GUP-fast (B7, B9) ----------------------
+
+template <bool Migrate>
+struct clearer_vs_gup_fast final : one_page {
+  using one_page::one_page;
+  bool cleared = false, pinned = false;
+  page *pin = nullptr;
+  void step(actor &a) override {
+    if (a.role == 0) {
+      cleared = Migrate ? migrate_page(a.env, p) : shrink_page(a.env, p);
+    } else {
+      // R/W and R/O pins alternate; GUP-fast only (the slow path would
+      // simply fault the page back).
+      const unsigned flags = ((a.iteration & 1) ? 0u : FOLL_WRITE) | FOLL_FAST_ONLY | FOLL_LONGTERM;
+      pinned = pin_user_pages_fast(a.env, mm, A, 1, flags, &pin) == 1;
+    }
+  }
+  outcome check(actor &a) override {
+    // A pin of the page that replaced p (migrated first, pinned after) is
+    // fine; a pin of p itself with p unmapped is the forbidden outcome.
+    const bool old = pinned && pin == p;
+    if (pinned) {
+      check_pin_mapped(mm, A, pin, Migrate ? "migrate_vs_gup_fast" : "swapout_vs_gup_fast");
+      check_dma_visible(a, mm, A, pin, 0, a.iteration);
+      unpin_user_page(a.env, pin);
+    }
+    if (pinned && cleared && !old)
+      return {Migrate ? "migrated-then-pinned-new" : "swapped-then-pinned-new", grade::acceptable};
+    return pick(pinned, cleared, "pinned+unmapped", "pinned", Migrate ? "migrated" : "swapped",
+                "both-backed-off");
+  }
+};
+
+// ---- KSM against a R/O pin (B8: same-value PTE, MP pair) -------------------
+
+struct ksm_vs_gup_fast final : one_page {
+  page *kpage = nullptr;
+  bool merged = false, pinned = false;
+  page *pin = nullptr;
+  using one_page::one_page;
+  void setup(actor &a) override {
+    mmap_region(a.env, mm, 0, 64, VM_READ | VM_WRITE);
+    store(a, mm, A, 0, 0);
+    kpage = ksm_new_stable_page(a.env, page_at(a, mm, A)->pfn, 1);
+    reset(a);
+  }
+  void reset(actor &a) override {
+    store(a, mm, A, 0, 0);  // from the KSM page: a COW copy, exclusive
+    make_pte_ro_clean(mm, A);
+    p = page_at(a, mm, A);
+  }
+  void step(actor &a) override {
+    if (a.role == 0)
+      merged = ksm_merge(a.env, mm, A, kpage);
+    else
+      pinned = pin_user_pages_fast(a.env, mm, A, 1, FOLL_FAST_ONLY | FOLL_LONGTERM, &pin) == 1;
+  }
+  outcome check(actor &a) override {
+    (void)a;
+    if (pinned) {
+      check_pin_mapped(mm, A, pin, "ksm_vs_gup_fast");
+      unpin_user_page(a.env, pin);
+    }
+    return pick(pinned, merged, "pinned+merged", "pinned", "merged", "both-backed-off");
+  }
+  void teardown(actor &a) override {
+    exit_mmap(a.env, mm);
+    a.env.put_page(kpage);
+  }
+};
+
+// ---- fork against GUP-fast (B6, R/O pins: unsharing) -----------------------
+
+struct fork_base : one_page {
+  std::unique_ptr<mm_struct> child;
+  using one_page::one_page;
+  void new_child(actor &a) {
+    if (child) exit_mmap(a.env, *child);
+    child = std::make_unique<mm_struct>(m);
+  }
+  void setup(actor &a) override {
+    one_page::setup(a);
+    new_child(a);
+  }
+  // Parent and child never see each other's writes after the fork.
+  void check_isolation(actor &a) {
+    const uint64_t x = 0xA000000000000000ull | a.iteration;
+    store(a, mm, A, 2, x);
+    if (load(a, *child, A, 2) == x)
+      report_violation("fork-leak", -1, "child read the parent's post-fork write");
+    const uint64_t y = 0xC000000000000000ull | a.iteration;
+    store(a, *child, A, 3, y);
+    if (load(a, mm, A, 3) == y)
+      report_violation("fork-leak", -1, "parent read the child's post-fork write");
+  }
+  void teardown(actor &a) override {
+    if (child) exit_mmap(a.env, *child);
+    one_page::teardown(a);
+  }
+};
+
+struct fork_vs_gup_fast final : fork_base {
+  using fork_base::fork_base;
+  bool pinned = false;
+  page *pin = nullptr;
+  unsigned jitter(unsigned role) const override { return role == 1 ? 4096 : 64; }
+  void step(actor &a) override {
+    if (a.role == 0) {
+      dup_mmap(a.env, *child, mm);
+    } else {
+      const unsigned flags = ((a.iteration & 1) ? 0u : FOLL_WRITE) | FOLL_FAST_ONLY;
+      pinned = pin_user_pages_fast(a.env, mm, A, 1, flags, &pin) == 1;
+    }
+  }
+  outcome check(actor &a) override {
+    bool shared = false;
+    if (pinned) {
+      check_pin_mapped(mm, A, pin, "fork_vs_gup_fast");
+      shared = mapped_pfn(*child, A) == static_cast<long>(pin->pfn);
+      if (shared) report_violation("I2", pin->pfn, "pinned page shared with the child");
+      unpin_user_page(a.env, pin);
+    }
+    check_isolation(a);
+    if (pinned && shared) return {"pinned+shared", grade::forbidden};
+    return {pinned ? "pinned" : "not-pinned", grade::acceptable};
+  }
+  void reset(actor &a) override {
+    new_child(a);
+    one_page::reset(a);
+  }
+};
+
+// ---- fork with a pinned page (B5) ------------------------------------------
+
+struct fork_vs_pin final : fork_base {
+  using fork_base::fork_base;
+  page *pin = nullptr;
+  void setup(actor &a) override {
+    fork_base::setup(a);
+    pin_page(a);
+  }
+  void pin_page(actor &a) {
+    if (pin_user_pages(a.env, mm, A, 1, FOLL_WRITE | FOLL_LONGTERM, &pin) != 1) pin = nullptr;
+  }
+  void step(actor &a) override {
+    if (a.role == 0)
+      dup_mmap(a.env, *child, mm);
+    else
+      store(a, mm, A, 1, a.iteration);  // the process keeps writing: COW if fork shared it
+  }
+  outcome check(actor &a) override {
+    bool shared = false;
+    if (pin) {
+      check_pin_mapped(mm, A, pin, "fork_vs_pin");
+      shared = mapped_pfn(*child, A) == static_cast<long>(pin->pfn);
+      if (shared) report_violation("I2", pin->pfn, "pinned page shared with the child");
+      check_dma_visible(a, mm, A, pin, 0, a.iteration);
+      unpin_user_page(a.env, pin);
+      pin = nullptr;
+    }
+    check_isolation(a);
+    return shared ? outcome{"child-shares-pinned", grade::forbidden}
+                  : outcome{"child-got-copy", grade::acceptable};
+  }
+  void reset(actor &a) override {
+    new_child(a);
+    one_page::reset(a);
+    pin_page(a);
+  }
+  void teardown(actor &a) override {
+    if (pin) unpin_user_page(a.env, pin);
+    fork_base::teardown(a);
+  }
+};
+
+// ---- write fault on a pinned page behind a R/O PTE (B4), R/O pins ----------
+
+struct wp_fault_vs_pin final : fork_base {
+  using fork_base::fork_base;
+  page *pin = nullptr;
+  bool ro_round = false;
+  void setup(actor &a) override {
+    fork_base::setup(a);
+    prepare(a);
+  }
+  // Even rounds: a R/W longterm pin (io_uring fixed buffer), then
+  // mprotect(R/O)+mprotect(R/W): the PTE is R/O, the page exclusive and
+  // pinned (cow.c case 7). Odd rounds: the page is shared with a child and a
+  // R/O pin races with the parent's write (cow.c cases 9/10).
+  void prepare(actor &a) {
+    ro_round = a.iteration & 1;
+    if (!ro_round) {
+      if (pin_user_pages(a.env, mm, A, 1, FOLL_WRITE | FOLL_LONGTERM, &pin) != 1) pin = nullptr;
+      mprotect(a.env, mm, 0, 64, false);
+      mprotect(a.env, mm, 0, 64, true);
+    } else {
+      pin = nullptr;
+      dup_mmap(a.env, *child, mm);
+    }
+  }
+  unsigned jitter(unsigned role) const override { return role == 1 ? 1024 : 256; }
+  void step(actor &a) override {
+    if (a.role == 0) {
+      store(a, mm, A, 1, 0x5000000000000000ull | a.iteration);
+    } else if (ro_round) {
+      if (pin_user_pages_fast(a.env, mm, A, 1, FOLL_LONGTERM, &pin) != 1) pin = nullptr;
+    }
+  }
+  outcome check(actor &a) override {
+    bool coherent = true;
+    if (pin) {
+      coherent = check_pin_mapped(mm, A, pin, "wp_fault_vs_pin");
+      if (ro_round) {  // the device reads what the process wrote
+        if (a.env.m->mem.read_word(pin->pfn, 1) != (0x5000000000000000ull | a.iteration)) {
+          report_violation("I2-data", pin->pfn, "R/O pin does not observe the process's write");
+          coherent = false;
+        }
+      } else {
+        coherent &= check_dma_visible(a, mm, A, pin, 0, a.iteration);
+      }
+      unpin_user_page(a.env, pin);
+      pin = nullptr;
+    }
+    if (!coherent) return {ro_round ? "ro-pin-wrong-cow" : "wrong-cow", grade::forbidden};
+    return {ro_round ? "ro-pin-coherent" : "pin-coherent", grade::acceptable};
+  }
+  void reset(actor &a) override {
+    new_child(a);
+    one_page::reset(a);
+    prepare(a);
+  }
+  void teardown(actor &a) override {
+    if (pin) unpin_user_page(a.env, pin);
+    fork_base::teardown(a);
+  }
+};
+
+// ---- vmsplice: FOLL_GET in the child, parent writes (B3) -------------------
+
+struct vmsplice_cow final : fork_base {
+  using fork_base::fork_base;
+  page *ref = nullptr;
+  uint64_t old = 0;
+  void setup(actor &a) override {
+    fork_base::setup(a);
+    prepare(a);
+  }
+  void prepare(actor &a) {
+    old = 0x01D0000000000000ull | a.iteration;
+    store(a, mm, A, 0, old);
+    dup_mmap(a.env, *child, mm);
+  }
+  unsigned jitter(unsigned role) const override { return role == 1 ? 2048 : 64; }
+  void step(actor &a) override {
+    if (a.role == 0) {  // the child: vmsplice (FOLL_GET, R/O), then unmap
+      if (get_user_pages_fast(a.env, *child, A, 1, 0, &ref) != 1) ref = nullptr;
+      madvise_dontneed(a.env, *child, A, A + 1);
+    } else {  // the parent writes
+      store(a, mm, A, 0, 0x0EE0000000000000ull | a.iteration);
+    }
+  }
+  outcome check(actor &a) override {
+    bool leak = false;
+    if (ref) {
+      leak = a.env.m->mem.read_word(ref->pfn, 0) != old;
+      if (leak)
+        report_violation("I2-vmsplice", ref->pfn, "the child's pipe reads the parent's new data");
+      put_user_page(a.env, ref);
+      ref = nullptr;
+    }
+    return leak ? outcome{"pipe-sees-parent-write", grade::forbidden}
+                : outcome{"pipe-sees-old-data", grade::acceptable};
+  }
+  void reset(actor &a) override {
+    new_child(a);
+    one_page::reset(a);
+    prepare(a);
+  }
+};
+
+// ---- FOLL_FORCE write against MADV_DONTNEED (B1 Dirty COW, B2) -------------
+
+struct force_write_vs_zap final : lockstep_instance {
+  machine &m;
+  mm_struct mm;
+  page *file = nullptr;
+  static constexpr uint64_t kFile = 0xF11E0000F11E0000ull;
+  bool wrote = false;
+  explicit force_write_vs_zap(machine &mach) : m(mach), mm(mach) {}
+  void setup(actor &a) override {
+    file = a.env.alloc_page(0);  // a page-cache page: not anon, the cache holds a reference
+    for (unsigned i = 0; i < kWordsPerPage; i++) m.mem.words(file->pfn)[i] = kFile;
+    mmap_region(a.env, mm, 0, 1, VM_READ, static_cast<long>(file->pfn));
+    reset(a);
+  }
+  void reset(actor &a) override {
+    madvise_dontneed(a.env, mm, 0, 1);
+    load(a, mm, 0, 0);  // read fault: the page-cache page, R/O
+    if (a.iteration & 1) {
+      // UFFDIO_CONTINUE installs a R/O but *dirty* PTE (CVE-2022-2590).
+      auto *table = pte_table_of<stress_env>(mm, 0);
+      lock_guard<ptl_t> ptl(table->ptl);
+      auto *ptep = &table->pte[0];
+      const pte_t pte{ptep->load(std::memory_order_relaxed)};
+      if (pte_present(pte)) ptep->store(pte_mkdirty(pte).v, std::memory_order_release);
+    }
+  }
+  unsigned jitter(unsigned role) const override { return role == 1 ? 1024 : 64; }
+  void step(actor &a) override {
+    if (a.role == 0) {  // write(/proc/self/mem): FOLL_FORCE|FOLL_WRITE on a R/O private mapping
+      page *p = nullptr;
+      wrote = get_user_pages(a.env, mm, 0, 1, FOLL_FORCE | FOLL_WRITE, &p) == 1;
+      if (wrote) {
+        a.env.m->mem.write_word(p->pfn, 0, 0xBAD0000000000000ull | a.iteration);
+        put_user_page(a.env, p);
+      }
+    } else {
+      madvise_dontneed(a.env, mm, 0, 1);
+    }
+  }
+  outcome check(actor &a) override {
+    (void)a;
+    if (m.mem.read_word(file->pfn, 0) != kFile) {
+      report_violation("I5-file", file->pfn, "FOLL_FORCE write reached the page-cache page");
+      m.mem.words(file->pfn)[0] = kFile;
+      return {"file-modified", grade::forbidden};
+    }
+    return {wrote ? "wrote-private-copy" : "no-write", grade::acceptable};
+  }
+  void teardown(actor &a) override {
+    exit_mmap(a.env, mm);
+    a.env.put_page(file);
+  }
+};
+
+// ---- THP collapse against GUP-fast (B10) -----------------------------------
+
+struct thp_collapse_vs_gup_fast final : lockstep_instance {
+  machine &m;
+  mm_struct mm;
+  bool collapsed = false, pinned = false;
+  page *pin = nullptr;
+  static constexpr unsigned long T = THP_BASE + 7;
+  explicit thp_collapse_vs_gup_fast(machine &mach) : m(mach), mm(mach) {}
+  void setup(actor &a) override {
+    mmap_region(a.env, mm, THP_BASE, PTRS_PER_PTE, VM_READ | VM_WRITE);
+    populate(a);
+  }
+  void populate(actor &a) {
+    for (unsigned long x = THP_BASE; x < THP_BASE + PTRS_PER_PTE; x++) store(a, mm, x, 0, x);
+  }
+  unsigned jitter(unsigned role) const override { return role == 1 ? 512 : 64; }
+  void step(actor &a) override {
+    if (a.role == 0)
+      collapsed = collapse_huge_page(a.env, mm, T);
+    else
+      pinned = pin_user_pages_fast(a.env, mm, T, 1, FOLL_WRITE | FOLL_FAST_ONLY, &pin) == 1;
+  }
+  outcome check(actor &a) override {
+    const bool old = pinned && !PageCompound(pin);  // the small page, not the new THP
+    if (pinned) {
+      check_pin_mapped(mm, T, pin, "thp_collapse_vs_gup_fast");
+      unpin_user_page(a.env, pin);
+    }
+    if (pinned && collapsed && !old) return {"collapsed-then-pinned-thp", grade::acceptable};
+    return pick(pinned, collapsed, "pinned+collapsed", "pinned", "collapsed", "both-backed-off");
+  }
+  void reset(actor &a) override {
+    if (collapsed) {
+      zap_page_range(a.env, mm, THP_BASE, THP_BASE + PTRS_PER_PTE);
+      populate(a);
+    }
+  }
+  void teardown(actor &a) override { exit_mmap(a.env, mm); }
+};
+
+// ---- THP split against a pin -------------------------------------------------
+
+struct thp_split_vs_pin final : lockstep_instance {
+  machine &m;
+  mm_struct mm;
+  bool pinned = false;
+  page *pin = nullptr;
+  static constexpr unsigned long T = THP_BASE + 5;
+  explicit thp_split_vs_pin(machine &mach) : m(mach), mm(mach) {}
+  void setup(actor &a) override {
+    mmap_region(a.env, mm, THP_BASE, PTRS_PER_PTE, VM_READ | VM_WRITE | VM_HUGEPAGE);
+    store(a, mm, T, 0, 1);
+  }
+  void step(actor &a) override {
+    if (a.role == 0) {
+      mmap_read_guard g(mm.mmap_lock);
+      __split_huge_pmd(a.env, mm, T);
+    } else {
+      pinned = pin_user_pages_fast(a.env, mm, T, 1, FOLL_WRITE | FOLL_FAST_ONLY, &pin) == 1;
+    }
+  }
+  outcome check(actor &a) override {
+    check_mm(a.env, mm);  // I3: every writable subpage PTE maps an exclusive subpage
+    if (pinned) {
+      check_pin_mapped(mm, T, pin, "thp_split_vs_pin");
+      check_dma_visible(a, mm, T, pin, 0, a.iteration);
+      unpin_user_page(a.env, pin);
+    }
+    return {pinned ? "pinned" : "not-pinned", grade::acceptable};
+  }
+  void reset(actor &a) override {
+    zap_page_range(a.env, mm, THP_BASE, THP_BASE + PTRS_PER_PTE);
+    free_pgtables_locked(a);
+    store(a, mm, T, 0, a.iteration);
+  }
+  void free_pgtables_locked(actor &a) {
+    mmap_write_guard g(mm.mmap_lock);
+    free_pgtables(a.env, mm, THP_BASE, THP_BASE + PTRS_PER_PTE);
+  }
+  void teardown(actor &a) override { exit_mmap(a.env, mm); }
+};
+
+// ---- O_DIRECT (FOLL_GET) against swap-out (B11) ----------------------------
+
+struct swap_getref_odirect final : one_page {
+  using one_page::one_page;
+  page *ref = nullptr;
+  bool swapped = false;
+  void step(actor &a) override {
+    if (a.role == 0) {
+      swapped = shrink_page(a.env, p);
+    } else if (get_user_pages_fast(a.env, mm, A, 1, FOLL_WRITE, &ref) != 1) {
+      ref = nullptr;  // an O_DIRECT read into A: the device will write the page
+    }
+  }
+  outcome check(actor &a) override {
+    store(a, mm, A, 1, a.iteration);  // the process touches the buffer meanwhile
+    if (!ref) return {swapped ? "swapped-no-io" : "no-io", grade::acceptable};
+    const uint64_t token = 0x0D10000000000000ull | a.iteration;
+    a.env.m->mem.write_word(ref->pfn, 0, token);  // the I/O completes
+    put_user_page(a.env, ref);
+    ref = nullptr;
+    if (load(a, mm, A, 0) != token) {
+      report_violation("I2-odirect", -1, "O_DIRECT write lost: the process maps another page");
+      return {"io-lost", grade::forbidden};
+    }
+    return {swapped ? "swapped-io-kept" : "io-kept", grade::acceptable};
+  }
+};
+
+// ---- page-lock/LRU bits against the flag on one word (B12) -----------------
+
+struct flags_lock_vs_exclusive final : one_page {
+  using one_page::one_page;
+  std::atomic<bool> done{false};
+  page *held = nullptr;
+  void setup(actor &a) override {
+    one_page::setup(a);
+    hold(a);
+  }
+  void hold(actor &a) {  // the LRU's own reference on the page it manipulates
+    if (held == p) return;
+    if (held) a.env.put_page(held);
+    held = p;
+    get_page(held);
+  }
+  void step(actor &a) override {
+    if (a.role == 0) {  // reclaim, then the process faults it back: the flag goes and comes
+      shrink_page(a.env, p);
+      store(a, mm, A, 1, a.iteration);
+      done.store(true, std::memory_order_release);
+    } else {  // LRU/activation bits on the same flags word, each checked
+      while (!done.load(std::memory_order_acquire)) {
+        SetPageActive(held);
+        if (!PageActive(held)) report_violation("lost-update", held->pfn, "PG_active set was lost");
+        ClearPageActive(held);
+        if (PageActive(held))
+          report_violation("lost-update", held->pfn, "PG_active clear was lost");
+        ++a.ops;
+      }
+    }
+  }
+  outcome check(actor &a) override {
+    check_mm(a.env, mm);
+    return {"checked", grade::acceptable};
+  }
+  void reset(actor &a) override {
+    done.store(false, std::memory_order_relaxed);
+    one_page::reset(a);
+    hold(a);
+  }
+  void teardown(actor &a) override {
+    if (held) a.env.put_page(held);
+    one_page::teardown(a);
+  }
+};
+
+// ---- munmap (page-table freeing) against a lockless walker -----------------
+
+struct munmap_vs_gup_fast final : lockstep_instance {
+  machine &m;
+  mm_struct mm;
+  bool pinned = false;
+  page *pin = nullptr;
+  static constexpr unsigned long U = UNMAP_BASE + 9;
+  explicit munmap_vs_gup_fast(machine &mach) : m(mach), mm(mach) {}
+  void setup(actor &a) override { reset(a); }
+  void reset(actor &a) override {
+    if (!mm.find_vma(U)) mmap_region(a.env, mm, UNMAP_BASE, PTRS_PER_PTE, VM_READ | VM_WRITE);
+    store(a, mm, U, 0, a.iteration);
+  }
+  unsigned jitter(unsigned role) const override { return role == 1 ? 1024 : 64; }
+  void step(actor &a) override {
+    if (a.role == 0)
+      do_munmap(a.env, mm, UNMAP_BASE, UNMAP_BASE + PTRS_PER_PTE);
+    else
+      pinned = pin_user_pages_fast(a.env, mm, U, 1, FOLL_WRITE | FOLL_FAST_ONLY, &pin) == 1;
+  }
+  outcome check(actor &a) override {
+    if (pinned) unpin_user_page(a.env, pin);  // a pin may outlive munmap
+    return {pinned ? "pinned-then-unmapped" : "unmapped-first", grade::acceptable};
+  }
+  void teardown(actor &a) override { exit_mmap(a.env, mm); }
+};
+
+template <class T>
+std::unique_ptr<lockstep_instance> make(machine &m) {
+  return std::make_unique<T>(m);
+}
+
+constexpr unsigned kAll = K_PROCESS | K_PINNER | K_RECLAIM | K_MIGRATE | K_KSM | K_KHUGEPAGED |
+                          K_SPLIT | K_FORK | K_MUNMAP | K_LRU | K_CHECKER;
+
+}  // namespace
+
+const std::vector<scenario> &scenarios() {
+  static const std::vector<scenario> table = {
+      {"fork_vs_gup_fast",
+       "fork (copy_present_pte, write_protect_seq) against GUP-fast R/W and R/O pins (B6, "
+       "unsharing)",
+       "fork,pinner", "I1 I2 fork-leak", 2, K_PROCESS | K_FORK | K_PINNER | K_CHECKER, true,
+       make<fork_vs_gup_fast>},
+      {"fork_vs_pin", "fork of a page pinned R/W longterm while the process writes it (B5)",
+       "fork,process", "I1 I2 I2-data fork-leak", 2, K_PROCESS | K_FORK | K_PINNER | K_CHECKER,
+       false, make<fork_vs_pin>},
+      {"swapout_vs_gup_fast",
+       "try_to_unmap_one + page_try_share_anon_rmap against GUP-fast, R/W and R/O pins (B7 SB "
+       "pair)",
+       "reclaim,pinner", "I1 I2 I2-data", 2, K_PROCESS | K_PINNER | K_RECLAIM | K_CHECKER, false,
+       make<clearer_vs_gup_fast<false>>},
+      {"migrate_vs_gup_fast", "try_to_migrate_one + refcount freeze against GUP-fast (B9)",
+       "migration,pinner", "I1 I2 I2-data", 2, K_PROCESS | K_PINNER | K_MIGRATE | K_CHECKER, false,
+       make<clearer_vs_gup_fast<true>>},
+      {"ksm_vs_gup_fast",
+       "KSM write_protect_page of a R/O clean exclusive page (same-value PTE) against a R/O "
+       "GUP-fast pin (B8 MP pair)",
+       "ksm,pinner", "I1 I2 I6", 2, K_PROCESS | K_PINNER | K_KSM | K_CHECKER, false,
+       make<ksm_vs_gup_fast>},
+      {"wp_fault_vs_pin",
+       "write fault on a pinned page behind a R/O PTE (B4, cow.c 7); R/O pin of a shared page "
+       "racing a write (cow.c 9/10)",
+       "process,pinner", "I1 I2 I2-data", 2, K_PROCESS | K_PINNER | K_FORK | K_CHECKER, false,
+       make<wp_fault_vs_pin>},
+      {"vmsplice_cow",
+       "child takes a FOLL_GET reference (vmsplice) and unmaps; parent writes (B3, CVE-2020-29374)",
+       "child,parent", "I2-vmsplice", 2, K_PROCESS | K_FORK | K_PINNER | K_CHECKER, false,
+       make<vmsplice_cow>},
+      {"force_write_vs_zap",
+       "FOLL_FORCE write to a R/O private file mapping against MADV_DONTNEED (B1 Dirty COW, B2 "
+       "CVE-2022-2590)",
+       "gup,zap", "I5-file", 2, K_PROCESS | K_PINNER | K_CHECKER, false, make<force_write_vs_zap>},
+      {"thp_collapse_vs_gup_fast",
+       "khugepaged collapse (pmdp_collapse_flush) against GUP-fast walking the old PTE table (B10)",
+       "khugepaged,pinner", "I2", 2, K_PROCESS | K_PINNER | K_KHUGEPAGED | K_CHECKER, false,
+       make<thp_collapse_vs_gup_fast>},
+      {"thp_split_vs_pin",
+       "PMD split propagating PG_anon_exclusive to every subpage against a GUP-fast pin of a "
+       "subpage",
+       "split,pinner", "I1 I2 I3 I9", 2, K_PROCESS | K_PINNER | K_SPLIT | K_CHECKER, false,
+       make<thp_split_vs_pin>},
+      {"swap_getref_odirect",
+       "O_DIRECT (FOLL_GET|FOLL_WRITE) against swap-out and swap-in: SWP_EXCLUSIVE (B11)",
+       "reclaim,odirect", "I2-odirect", 2, K_PROCESS | K_PINNER | K_RECLAIM | K_CHECKER, false,
+       make<swap_getref_odirect>},
+      {"flags_lock_vs_exclusive",
+       "swap-out/swap-in clearing and setting the flag while LRU bits change on the same flags "
+       "word (B12)",
+       "reclaim+fault,lru", "lost-update I3", 2, K_PROCESS | K_RECLAIM | K_LRU | K_CHECKER, true,
+       make<flags_lock_vs_exclusive>},
+      {"munmap_vs_gup_fast", "munmap freeing a page table under GUP-fast's IRQ-off walk",
+       "munmap,pinner", "walk-of-freed-table", 2, K_PROCESS | K_PINNER | K_MUNMAP | K_CHECKER, true,
+       make<munmap_vs_gup_fast>},
+      {"mixed", "every actor at once, free-running torture", "all", "I1..I11, data", 0, kAll, true,
+       nullptr},
+  };
+  return table;
+}
+
+const scenario *find_scenario(const std::string &name) {
+  for (const auto &s : scenarios())
+    if (name == s.name) return &s;
+  return nullptr;
+}
+
+}  // namespace anonx::stress
