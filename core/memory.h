@@ -371,6 +371,7 @@ void zap_huge_pmd(Env &env, typename Env::mm_t &mm, unsigned long addr);
 // free_pgtables). Locking: mmap_lock (read for MADV_DONTNEED).
 template <class Env>
 void zap_page_range(Env &env, typename Env::mm_t &mm, unsigned long start, unsigned long end) {
+  env.at("ZAP");
   for (unsigned long addr = start; addr < end;) {
     const unsigned long next = std::min(end, mm.pmd_start(addr) + PTRS_PER_PTE);
     const pmd_t pmd{mm.pmd_offset(addr)->load(std::memory_order_acquire)};

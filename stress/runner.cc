@@ -25,6 +25,7 @@ struct group {
   std::unique_ptr<spin_barrier> bar;
   std::atomic<bool> stop{false};
   std::map<std::string, std::pair<uint64_t, grade>> outcomes;  // role 0 only
+  align_point align;
   uint64_t iterations = 0;
 };
 
@@ -47,6 +48,10 @@ void lockstep_thread(const cell_spec &spec, group &g, actor &a, violation_sink &
   this_cpu_report() = {&sink, static_cast<int>(a.env.cpu), 0};
   lockstep_instance &inst = *g.inst;
   if (a.role == 0) inst.setup(a);
+  a.hooks.align = &g.align;
+  a.hooks.align_label = inst.align_label(a.role);
+  a.hooks.align_jitter = inst.align_jitter(a.role);
+  a.hooks.role = a.role;
   uint64_t it = 0;
   uint64_t before = 0;
   for (;;) {
@@ -66,10 +71,12 @@ void lockstep_thread(const cell_spec &spec, group &g, actor &a, violation_sink &
     g.bar->wait();
     if (g.stop.load(std::memory_order_relaxed)) break;
     a.iteration = it;
+    a.hooks.ticket = it + 1;
     this_cpu_report().iteration = it;
     spin_for(a.r.below(inst.jitter(a.role) + 1));
     inst.step(a);
     ++a.ops;
+    a.hooks.ticket = 0;
     g.bar->wait();
     if (a.role == 0) {
       outcome o = inst.check(a);

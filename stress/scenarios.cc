@@ -105,6 +105,14 @@ struct one_page : lockstep_instance {
 template <bool Migrate>
 struct clearer_vs_gup_fast final : one_page {
   using one_page::one_page;
+  const char *align_label(unsigned role) const override { return role == 0 ? "A1" : "B1"; }
+  // Odd rounds: the exclusive page behind a R/O clean PTE and a R/O pin, so
+  // that nothing locked sits between the clearer's (A1) and (A2)
+  // (SetPageDirty is a locked RMW, a full barrier on x86).
+  void reset(actor &a) override {
+    one_page::reset(a);
+    if (a.iteration & 1) make_pte_ro_clean(mm, A);
+  }
   bool cleared = false, pinned = false;
   page *pin = nullptr;
   void step(actor &a) override {
@@ -136,6 +144,7 @@ struct clearer_vs_gup_fast final : one_page {
 // ---- KSM against a R/O pin (B8: same-value PTE, MP pair) -------------------
 
 struct ksm_vs_gup_fast final : one_page {
+  const char *align_label(unsigned role) const override { return role == 0 ? "A1" : "B1"; }
   page *kpage = nullptr;
   bool merged = false, pinned = false;
   page *pin = nullptr;
@@ -205,7 +214,7 @@ struct fork_vs_gup_fast final : fork_base {
   using fork_base::fork_base;
   bool pinned = false;
   page *pin = nullptr;
-  unsigned jitter(unsigned role) const override { return role == 1 ? 4096 : 64; }
+  const char *align_label(unsigned role) const override { return role == 0 ? "FORK_DUP" : "B1"; }
   void step(actor &a) override {
     if (a.role == 0) {
       dup_mmap(a.env, *child, mm);
@@ -383,6 +392,8 @@ struct vmsplice_cow final : fork_base {
 // ---- FOLL_FORCE write against MADV_DONTNEED (B1 Dirty COW, B2) -------------
 
 struct force_write_vs_zap final : lockstep_instance {
+  const char *align_label(unsigned role) const override { return role == 0 ? "GUP_FAULT" : "ZAP"; }
+  unsigned align_jitter(unsigned role) const override { return role == 1 ? 4096 : 16; }
   machine &m;
   mm_struct mm;
   page *file = nullptr;
@@ -438,6 +449,7 @@ struct force_write_vs_zap final : lockstep_instance {
 // ---- THP collapse against GUP-fast (B10) -----------------------------------
 
 struct thp_collapse_vs_gup_fast final : lockstep_instance {
+  const char *align_label(unsigned role) const override { return role == 0 ? "COLLAPSE" : "B1"; }
   machine &m;
   mm_struct mm;
   bool collapsed = false, pinned = false;
@@ -479,6 +491,7 @@ struct thp_collapse_vs_gup_fast final : lockstep_instance {
 // ---- THP split against a pin -------------------------------------------------
 
 struct thp_split_vs_pin final : lockstep_instance {
+  const char *align_label(unsigned role) const override { return role == 0 ? "SPLIT" : "B1"; }
   machine &m;
   mm_struct mm;
   bool pinned = false;
@@ -596,6 +609,7 @@ struct flags_lock_vs_exclusive final : one_page {
 // ---- munmap (page-table freeing) against a lockless walker -----------------
 
 struct munmap_vs_gup_fast final : lockstep_instance {
+  const char *align_label(unsigned role) const override { return role == 0 ? "FREE_PT" : "B1"; }
   machine &m;
   mm_struct mm;
   bool pinned = false;

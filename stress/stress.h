@@ -16,6 +16,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstring>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -53,13 +54,42 @@ inline void spin_for(unsigned n) {
   for (unsigned i = 0; i < n; i++) cpu_relax();
 }
 
+// Window alignment (lockstep): each role of a scenario may name the
+// labelled step where its race window opens ("A1" for a clearer, "B1" for
+// GUP-fast). The roles meet there — a second, tighter rendezvous than the
+// iteration's — and leave after a small seeded random delay, so the windows
+// overlap within nanoseconds and the delay sweeps their relative offset.
+// A role that does not reach its label this iteration (it bailed out
+// earlier) lets the other go after a bounded wait.
+struct align_point {
+  alignas(kNoFalseSharing) std::atomic<uint64_t> arrived[2] = {};
+  void meet(unsigned role, uint64_t ticket) {
+    arrived[role & 1].store(ticket, std::memory_order_release);
+    for (unsigned spins = 0; spins < 20000; spins++) {
+      if (arrived[(role & 1) ^ 1].load(std::memory_order_acquire) >= ticket) return;
+      cpu_relax();
+    }
+  }
+};
+
 // Window injection: before a labelled step, spin, yield or (free mode)
 // sleep, by the thread's seeded PRNG. Off: nothing happens.
 struct inject_hooks final : step_hooks {
   rng r{1};
   bool enabled = false;
   bool allow_sleep = false;
-  void at(const char *) override {
+  // alignment (see align_point)
+  align_point *align = nullptr;
+  const char *align_label = nullptr;
+  unsigned align_jitter = 0;
+  unsigned role = 0;
+  uint64_t ticket = 0;  // iteration + 1; 0: already aligned this iteration
+  void at(const char *label) override {
+    if (ticket && align_label && std::strcmp(label, align_label) == 0) {
+      align->meet(role, ticket);
+      ticket = 0;
+      for (unsigned n = r.below(align_jitter + 1); n; n--) cpu_relax();
+    }
     if (!enabled) return;
     const uint64_t x = r.next();
     switch (x & 15) {
@@ -137,6 +167,16 @@ struct lockstep_instance {
   virtual unsigned jitter(unsigned role) const {
     (void)role;
     return 64;
+  }
+  // The labelled step where each role's race window opens (nullptr: none),
+  // and the upper bound of the random delay after meeting there.
+  virtual const char *align_label(unsigned role) const {
+    (void)role;
+    return nullptr;
+  }
+  virtual unsigned align_jitter(unsigned role) const {
+    (void)role;
+    return 48;
   }
 };
 
