@@ -348,6 +348,20 @@ bool cpu_access(Env &env, typename Env::mm_t &mm, unsigned long addr, unsigned w
   return false;
 }
 
+// Models: free_swap_cache() (mm/swap_state.c), which zap applies to every
+// page it releases (free_pages_and_swap_cache): an unmapped page still in
+// the swap cache, that no swap entry refers to any more, leaves it. Without
+// this, a page left in the swap cache by a failed swap-out (a pinned page,
+// §3.7) would never be freed. Locking: PT lock held; the page lock is only
+// tried (shrink_page takes the page lock before the PT lock).
+template <class Env>
+void free_swap_cache(Env &env, typename Env::page_t *page) {
+  if (PageSwapCache(page) && page_mapcount(page) == 0 && trylock_page(page)) {
+    env.m->swap.try_to_free_swap(env.m->mem, env.cpu, page);
+    unlock_page(page);
+  }
+}
+
 // Models: zap_pte_range() for one PTE (MADV_DONTNEED, munmap, exit).
 // Locking: PT lock held. The flag is left set (§3.12).
 template <class Env>
@@ -356,6 +370,7 @@ void zap_one_pte(Env &env, typename Env::template atomic<pteval_t> *ptep) {
   if (pte_present(pte)) {
     auto *page = env.pfn_to_page(pte_pfn(pte));
     page_remove_rmap(page, false);
+    free_swap_cache(env, page);
     env.put_page(page);
   } else if (is_swap_entry(pte)) {
     env.m->swap.swap_free(swp_offset(pte));

@@ -1,0 +1,990 @@
+// paths_test.cc: the sequential semantics of every path of kernel-protocol §3,
+// one test per rule: what the page tables, PG_anon_exclusive, the refcount,
+// mapcount and pincount look like after each path ran alone.
+//
+// Every test runs on a fresh machine, reports violations (failed VM_BUG_ONs,
+// oracles I1..I11) to its own sink and ends with check_mm() on every mm,
+// exit_mmap(), and a leak check: the free small/huge frames, swap slots and
+// page-table pages are back to their initial counts.
+//
+// Tests of the PG_anon_exclusive protocol run on v5.19 and v6.2 (the two
+// generations that have the flag; they differ only in how clearers
+// synchronise with GUP-fast, which a sequential test cannot see). v5.18
+// (no flag) has its own tests at the end. A few tests run a mutant to show
+// that the check they rely on can fail.
+#include <gtest/gtest.h>
+
+#include <initializer_list>
+#include <memory>
+#include <string>
+
+#include "anonx.h"
+
+namespace anonx {
+namespace {
+
+struct nohooks : step_hooks {
+  void at(const char *) override {}
+};
+
+constexpr unsigned long kFrames = 4096;
+constexpr unsigned long kHugeBlocks = 2;
+constexpr unsigned kTables = 64;  // basic_machine's default table pool
+
+// One machine, its CPU 0 environment and a private violation sink.
+struct world {
+  machine m{kFrames, kHugeBlocks, 4};
+  cpu_stats st;
+  nohooks h;
+  stress_env env;
+  violation_sink sink;
+  unsigned long free_small0, free_huge0, free_swap0;
+
+  explicit world(generation g, mutant mu = mutant::none) {
+    env.m = &m;
+    env.cpu = 0;
+    env.stats = &st;
+    env.hooks = &h;
+    env.proto.gen = g;
+    env.proto.mut = mu;
+    this_cpu_report().sink = &sink;
+    free_small0 = m.mem.nr_free_small();
+    free_huge0 = m.mem.nr_free_huge();
+    free_swap0 = m.swap.nr_free();
+  }
+  ~world() { this_cpu_report().sink = nullptr; }
+  world(const world &) = delete;
+  world &operator=(const world &) = delete;
+
+  // The entry mapping addr: the huge PMD itself, the PTE, or none.
+  pte_t entry(mm_struct &mm, unsigned long addr) {
+    const pmd_t pmd{mm.pmd_offset(addr)->load()};
+    if (pmd_trans_huge(pmd)) return pmd;
+    if (!pmd_table(pmd)) return pte_t{};
+    return pte_t{mm.table_of(pmd).pte[pte_index(addr)].load()};
+  }
+  pmd_t pmd(mm_struct &mm, unsigned long addr) { return pmd_t{mm.pmd_offset(addr)->load()}; }
+  // The (sub)page mapped at addr, or nullptr.
+  page *page_at(mm_struct &mm, unsigned long addr) {
+    const pte_t e = entry(mm, addr);
+    if (!pte_present(e)) return nullptr;
+    const unsigned long pfn = pmd_trans_huge(e) ? pte_pfn(e) + pte_index(addr) : pte_pfn(e);
+    return m.mem.pfn_to_page(pfn);
+  }
+  unsigned long pfn_at(mm_struct &mm, unsigned long addr) {
+    page *p = page_at(mm, addr);
+    return p ? p->pfn : ~0UL;
+  }
+  bool write(mm_struct &mm, unsigned long addr, uint64_t v) {
+    return cpu_access(env, mm, addr, 0, true, &v);
+  }
+  uint64_t read(mm_struct &mm, unsigned long addr) {
+    uint64_t v = ~0ULL;
+    EXPECT_TRUE(cpu_access(env, mm, addr, 0, false, &v));
+    return v;
+  }
+  // What a device reads through a pin or a FOLL_GET reference.
+  uint64_t dma_read(page *p) { return m.mem.read_word(p->pfn, 0); }
+
+  page *pin(mm_struct &mm, unsigned long addr, unsigned flags, bool fast = true) {
+    page *pages[1] = {nullptr};
+    const long n = fast ? pin_user_pages_fast(env, mm, addr, 1, flags, pages)
+                        : pin_user_pages(env, mm, addr, 1, flags, pages);
+    EXPECT_EQ(n, 1);
+    return n == 1 ? pages[0] : nullptr;
+  }
+  page *get(mm_struct &mm, unsigned long addr) {
+    page *pages[1] = {nullptr};
+    const long n = get_user_pages_fast(env, mm, addr, 1, 0, pages);
+    EXPECT_EQ(n, 1);
+    return n == 1 ? pages[0] : nullptr;
+  }
+
+  std::string violations() const {
+    std::string s;
+    for (const auto &r : sink.records())
+      s += r.check + " x" + std::to_string(r.count) + " (pfn " + std::to_string(r.pfn) + ": " +
+           r.detail + ")\n";
+    return s;
+  }
+
+  // check_mm on every mm, exit them all, then: no violation, no leak.
+  void finish(std::initializer_list<mm_struct *> mms) {
+    for (auto *mm : mms) check_mm(env, *mm);
+    for (auto *mm : mms) exit_mmap(env, *mm);
+    EXPECT_EQ(sink.total(), 0u) << violations();
+    EXPECT_EQ(m.mem.nr_free_small(), free_small0) << "small frames leaked";
+    EXPECT_EQ(m.mem.nr_free_huge(), free_huge0) << "THP blocks leaked";
+    EXPECT_EQ(m.swap.nr_free(), free_swap0) << "swap slots leaked";
+    for (unsigned t = 0; t < kTables; t++)
+      EXPECT_EQ(m.tables[t].in_use.load(), 0) << "page table " << t << " leaked";
+  }
+};
+
+bool excl(const page *p) { return test_bit(PG_anon_exclusive, &p->flags); }
+bool has_pinned(const mm_struct &mm) { return test_bit(MMF_HAS_PINNED, &mm.flags); }
+
+constexpr unsigned kRW = VM_READ | VM_WRITE;
+constexpr unsigned long kA = 3;          // a base-page address in [0, 16)
+constexpr unsigned long kThp = 512;      // a THP-eligible VMA [512, 1024): one PMD
+constexpr unsigned long kTa = kThp + 5;  // an address inside it (subpage 5)
+constexpr unsigned kLongRW = FOLL_WRITE | FOLL_LONGTERM;
+
+class Paths : public ::testing::TestWithParam<generation> {};
+
+// ---- §3.1 new anonymous page ------------------------------------------------
+
+TEST_P(Paths, AnonFaultMapsNewExclusivePageWritable) {
+  world w(GetParam());
+  mm_struct mm(w.m);
+  mmap_region(w.env, mm, 0, 16, kRW);
+  ASSERT_TRUE(w.write(mm, kA, 42));
+  const pte_t pte = w.entry(mm, kA);
+  ASSERT_TRUE(pte_present(pte));
+  EXPECT_TRUE(pte_write(pte));
+  page *p = w.page_at(mm, kA);
+  EXPECT_TRUE(PageAnon(p));
+  EXPECT_FALSE(PageCompound(p));
+  EXPECT_TRUE(excl(p));
+  EXPECT_EQ(page_mapcount(p), 1);
+  EXPECT_EQ(page_ref_count(p), 1);
+  EXPECT_EQ(w.read(mm, kA), 42u);
+  w.finish({&mm});
+}
+
+// ---- §3.4 fork ---------------------------------------------------------------
+
+TEST_P(Paths, ForkOfUnpinnedExclusivePageSharesItReadOnly) {
+  world w(GetParam());
+  mm_struct mm(w.m), child(w.m);
+  mmap_region(w.env, mm, 0, 16, kRW);
+  ASSERT_TRUE(w.write(mm, kA, 42));
+  page *p = w.page_at(mm, kA);
+  const unsigned seq = mm.write_protect_seq.load();
+  ASSERT_EQ(dup_mmap(w.env, child, mm), 0);
+  EXPECT_EQ(mm.write_protect_seq.load(), seq + 2) << "fork brackets the copy with the seqcount";
+  EXPECT_FALSE(has_pinned(mm));
+  EXPECT_EQ(w.page_at(child, kA), p);
+  EXPECT_FALSE(pte_write(w.entry(mm, kA))) << "parent PTE write-protected";
+  EXPECT_FALSE(pte_write(w.entry(child, kA)));
+  EXPECT_FALSE(excl(p)) << "fork clears PG_anon_exclusive (page_try_dup_anon_rmap)";
+  EXPECT_EQ(page_mapcount(p), 2);
+  EXPECT_EQ(page_ref_count(p), 2);
+  EXPECT_EQ(w.read(child, kA), 42u);
+  w.finish({&child, &mm});
+}
+
+TEST_P(Paths, ForkOfPinnedPageCopiesForTheChild) {
+  world w(GetParam());
+  mm_struct mm(w.m), child(w.m);
+  mmap_region(w.env, mm, 0, 16, kRW);
+  ASSERT_TRUE(w.write(mm, kA, 42));
+  page *p = w.pin(mm, kA, kLongRW);
+  ASSERT_EQ(p, w.page_at(mm, kA));
+  EXPECT_TRUE(has_pinned(mm)) << "FOLL_PIN sets MMF_HAS_PINNED";
+  EXPECT_TRUE(page_maybe_dma_pinned(p));
+  ASSERT_EQ(dup_mmap(w.env, child, mm), 0);
+  // Parent: untouched, writable, exclusive, pinned.
+  EXPECT_EQ(w.page_at(mm, kA), p);
+  EXPECT_TRUE(pte_write(w.entry(mm, kA)));
+  EXPECT_TRUE(excl(p));
+  EXPECT_EQ(page_mapcount(p), 1);
+  EXPECT_EQ(page_ref_count(p), 1 + GUP_PIN_COUNTING_BIAS);
+  // Child: a fresh exclusive copy, mapped writable.
+  page *c = w.page_at(child, kA);
+  ASSERT_NE(c, nullptr);
+  EXPECT_NE(c, p);
+  EXPECT_TRUE(pte_write(w.entry(child, kA)));
+  EXPECT_TRUE(excl(c));
+  EXPECT_EQ(page_mapcount(c), 1);
+  EXPECT_EQ(w.read(child, kA), 42u);
+  // Writes stay private and the pin sees the parent's.
+  ASSERT_TRUE(w.write(mm, kA, 43));
+  EXPECT_EQ(w.dma_read(p), 43u);
+  EXPECT_EQ(w.read(child, kA), 42u);
+  unpin_user_page(w.env, p);
+  w.finish({&child, &mm});
+}
+
+// B5 replayed: a fork that ignores pins shares the pinned page; the parent's
+// next write then COWs away from it.
+TEST_P(Paths, ForkIgnoringPinsLosesThePin) {
+  world w(GetParam(), mutant::b5_fork_ignores_pins);
+  mm_struct mm(w.m), child(w.m);
+  mmap_region(w.env, mm, 0, 16, kRW);
+  ASSERT_TRUE(w.write(mm, kA, 42));
+  page *p = w.pin(mm, kA, kLongRW);
+  ASSERT_EQ(dup_mmap(w.env, child, mm), 0);
+  EXPECT_EQ(w.page_at(child, kA), p);
+  ASSERT_TRUE(w.write(mm, kA, 43));
+  EXPECT_NE(w.page_at(mm, kA), p);
+  EXPECT_EQ(w.dma_read(p), 42u) << "the pin no longer sees the process's writes";
+  unpin_user_page(w.env, p);  // I1 at unpin: the pinned page lost its flag
+  EXPECT_GE(w.sink.count("I1"), 1u);
+  w.sink.reset();
+  w.finish({&child, &mm});
+}
+
+TEST_P(Paths, ForkOfSwapEntryDropsSwpExclusive) {
+  world w(GetParam());
+  mm_struct mm(w.m), child(w.m);
+  mmap_region(w.env, mm, 0, 16, kRW);
+  ASSERT_TRUE(w.write(mm, kA, 42));
+  ASSERT_TRUE(shrink_page(w.env, w.page_at(mm, kA)));
+  ASSERT_TRUE(pte_swp_exclusive(w.entry(mm, kA)));
+  ASSERT_EQ(dup_mmap(w.env, child, mm), 0);
+  const pte_t pe = w.entry(mm, kA), ce = w.entry(child, kA);
+  EXPECT_TRUE(is_swap_entry(pe));
+  EXPECT_FALSE(pte_swp_exclusive(pe)) << "the parent's swap PTE is shared now";
+  EXPECT_EQ(ce.v, pe.v);
+  EXPECT_EQ(w.m.swap.swap_count(swp_offset(pe)), 2);
+  EXPECT_EQ(w.read(child, kA), 42u);
+  EXPECT_EQ(w.read(mm, kA), 42u);
+  w.finish({&child, &mm});
+}
+
+// ---- §3.5 write fault --------------------------------------------------------
+
+TEST_P(Paths, WriteFaultOnExclusiveReadOnlyPageReusesIt) {
+  world w(GetParam());
+  mm_struct mm(w.m);
+  mmap_region(w.env, mm, 0, 16, kRW);
+  ASSERT_TRUE(w.write(mm, kA, 42));
+  page *p = w.page_at(mm, kA);
+  ASSERT_EQ(mprotect(w.env, mm, 0, 16, false), 0);
+  EXPECT_FALSE(pte_write(w.entry(mm, kA)));
+  EXPECT_TRUE(excl(p)) << "mprotect keeps the page exclusive";
+  ASSERT_EQ(mprotect(w.env, mm, 0, 16, true), 0);
+  EXPECT_FALSE(pte_write(w.entry(mm, kA))) << "mprotect(RW) changes only the VMA";
+  ASSERT_TRUE(w.write(mm, kA, 43));
+  EXPECT_EQ(w.page_at(mm, kA), p);
+  EXPECT_TRUE(pte_write(w.entry(mm, kA)));
+  EXPECT_TRUE(excl(p));
+  EXPECT_EQ(w.st.cow_reuse, 1u);
+  EXPECT_EQ(w.st.cow_copies, 0u);
+  EXPECT_EQ(w.read(mm, kA), 43u);
+  w.finish({&mm});
+}
+
+TEST_P(Paths, WriteFaultOnSharedPageCopies) {
+  world w(GetParam());
+  mm_struct mm(w.m), child(w.m);
+  mmap_region(w.env, mm, 0, 16, kRW);
+  ASSERT_TRUE(w.write(mm, kA, 42));
+  page *p = w.page_at(mm, kA);
+  ASSERT_EQ(dup_mmap(w.env, child, mm), 0);
+  ASSERT_TRUE(w.write(mm, kA, 43));
+  page *np = w.page_at(mm, kA);
+  ASSERT_NE(np, nullptr);
+  EXPECT_NE(np, p) << "a shared page is copied";
+  EXPECT_TRUE(pte_write(w.entry(mm, kA)));
+  EXPECT_TRUE(excl(np));
+  EXPECT_EQ(page_mapcount(np), 1);
+  EXPECT_EQ(w.st.cow_copies, 1u);
+  // The old page stays with the child, R/O, not exclusive.
+  EXPECT_EQ(w.page_at(child, kA), p);
+  EXPECT_FALSE(pte_write(w.entry(child, kA)));
+  EXPECT_FALSE(excl(p));
+  EXPECT_EQ(page_mapcount(p), 1);
+  EXPECT_EQ(page_ref_count(p), 1);
+  EXPECT_EQ(w.read(child, kA), 42u);
+  // The child is now the only user: its write fault reuses the page and
+  // page_move_anon_rmap hands it to the child's anon_vma.
+  ASSERT_TRUE(w.write(child, kA, 44));
+  EXPECT_EQ(w.page_at(child, kA), p);
+  EXPECT_TRUE(excl(p));
+  EXPECT_EQ(p->mapping.load(), anon_mapping<stress_env>(child));
+  EXPECT_EQ(w.read(mm, kA), 43u);
+  w.finish({&child, &mm});
+}
+
+TEST_P(Paths, WriteFaultAfterChildExitReusesViaPageMoveAnonRmap) {
+  world w(GetParam());
+  mm_struct mm(w.m);
+  mmap_region(w.env, mm, 0, 16, kRW);
+  ASSERT_TRUE(w.write(mm, kA, 42));
+  page *p = w.page_at(mm, kA);
+  {
+    mm_struct child(w.m);
+    ASSERT_EQ(dup_mmap(w.env, child, mm), 0);
+    exit_mmap(w.env, child);
+  }
+  EXPECT_FALSE(excl(p)) << "the flag does not come back by itself";
+  EXPECT_EQ(page_ref_count(p), 1);
+  EXPECT_FALSE(pte_write(w.entry(mm, kA)));
+  ASSERT_TRUE(w.write(mm, kA, 43));
+  EXPECT_EQ(w.page_at(mm, kA), p) << "refcount 1: reuse, no copy";
+  EXPECT_TRUE(pte_write(w.entry(mm, kA)));
+  EXPECT_TRUE(excl(p)) << "page_move_anon_rmap sets the flag";
+  EXPECT_EQ(p->mapping.load(), anon_mapping<stress_env>(mm));
+  EXPECT_EQ(w.st.cow_copies, 0u);
+  EXPECT_EQ(w.st.cow_reuse, 1u);
+  w.finish({&mm});
+}
+
+// B3 replayed: "mapcount == 1 => reuse" ignores a FOLL_GET reference
+// (vmsplice): the reference holder then reads the new data.
+TEST_P(Paths, ReuseOnMapcountOneLeaksThroughGetReference) {
+  for (const bool mutant_on : {false, true}) {
+    SCOPED_TRACE(mutant_on ? "b3_reuse_mapcount1" : "correct");
+    world w(GetParam(), mutant_on ? mutant::b3_reuse_mapcount1 : mutant::none);
+    mm_struct mm(w.m);
+    mmap_region(w.env, mm, 0, 16, kRW);
+    ASSERT_TRUE(w.write(mm, kA, 42));
+    {
+      mm_struct child(w.m);
+      ASSERT_EQ(dup_mmap(w.env, child, mm), 0);
+      page *ref = w.get(child, kA);  // vmsplice in the child
+      exit_mmap(w.env, child);
+      ASSERT_TRUE(w.write(mm, kA, 43));
+      EXPECT_EQ(w.dma_read(ref), mutant_on ? 43u : 42u);
+      put_user_page(w.env, ref);
+    }
+    w.finish({&mm});
+  }
+}
+
+// ---- §3.6 unshare fault ------------------------------------------------------
+
+TEST_P(Paths, UnshareOfPreviouslySharedPageMarksItExclusiveBehindReadOnlyPte) {
+  world w(GetParam());
+  mm_struct mm(w.m);
+  mmap_region(w.env, mm, 0, 16, kRW);
+  ASSERT_TRUE(w.write(mm, kA, 42));
+  page *p = w.page_at(mm, kA);
+  {
+    mm_struct child(w.m);
+    ASSERT_EQ(dup_mmap(w.env, child, mm), 0);
+    exit_mmap(w.env, child);
+  }
+  ASSERT_FALSE(excl(p));
+  page *pinned = w.pin(mm, kA, FOLL_LONGTERM, /*fast=*/false);  // R/O pin, slow GUP
+  EXPECT_EQ(pinned, p) << "refcount 1: the same page is made exclusive";
+  EXPECT_EQ(w.page_at(mm, kA), p);
+  EXPECT_FALSE(pte_write(w.entry(mm, kA))) << "unshare leaves the PTE read-only";
+  EXPECT_TRUE(excl(p));
+  EXPECT_EQ(w.st.unshares, 1u);
+  EXPECT_EQ(w.st.cow_copies, 0u);
+  ASSERT_TRUE(w.write(mm, kA, 43));
+  EXPECT_EQ(w.dma_read(pinned), 43u);
+  unpin_user_page(w.env, pinned);
+  w.finish({&mm});
+}
+
+TEST_P(Paths, UnshareOfSharedPageCopiesBehindReadOnlyPte) {
+  for (const bool fast : {false, true}) {
+    SCOPED_TRACE(fast ? "pin_user_pages_fast" : "pin_user_pages");
+    world w(GetParam());
+    mm_struct mm(w.m), child(w.m);
+    mmap_region(w.env, mm, 0, 16, kRW);
+    ASSERT_TRUE(w.write(mm, kA, 42));
+    page *p = w.page_at(mm, kA);
+    ASSERT_EQ(dup_mmap(w.env, child, mm), 0);
+    page *pinned = w.pin(mm, kA, FOLL_LONGTERM, fast);
+    ASSERT_NE(pinned, nullptr);
+    EXPECT_NE(pinned, p) << "shared: unsharing copies";
+    EXPECT_EQ(w.page_at(mm, kA), pinned);
+    EXPECT_FALSE(pte_write(w.entry(mm, kA))) << "unshare leaves the PTE read-only";
+    EXPECT_TRUE(excl(pinned));
+    EXPECT_FALSE(excl(p));
+    EXPECT_EQ(w.page_at(child, kA), p);
+    EXPECT_EQ(page_mapcount(p), 1);
+    EXPECT_EQ(w.dma_read(pinned), 42u);
+    if (fast) {
+      EXPECT_EQ(w.st.gup_fast_fallback, 1u) << "GUP-fast (B5) bails to slow GUP";
+    }
+    ASSERT_TRUE(w.write(mm, kA, 43));
+    EXPECT_EQ(w.page_at(mm, kA), pinned) << "exclusive: the write reuses the pinned page";
+    EXPECT_EQ(w.dma_read(pinned), 43u);
+    EXPECT_EQ(w.read(child, kA), 42u);
+    unpin_user_page(w.env, pinned);
+    w.finish({&child, &mm});
+  }
+}
+
+// The R/O pin without unsharing (mutant ro_pin_no_unshare) is what the
+// oracles catch: a committed pin on a shared page (I1).
+TEST_P(Paths, ReadOnlyPinWithoutUnshareIsCaught) {
+  world w(GetParam(), mutant::ro_pin_no_unshare);
+  mm_struct mm(w.m), child(w.m);
+  mmap_region(w.env, mm, 0, 16, kRW);
+  ASSERT_TRUE(w.write(mm, kA, 42));
+  page *p = w.page_at(mm, kA);
+  ASSERT_EQ(dup_mmap(w.env, child, mm), 0);
+  page *pinned = w.pin(mm, kA, FOLL_LONGTERM, false);
+  EXPECT_EQ(pinned, p);
+  EXPECT_GE(
+      w.sink.count("I1") + w.sink.count("VM_BUG_ON:follow_page_pte: pinning a shared anon page"),
+      1u);
+  ASSERT_TRUE(w.write(mm, kA, 43));
+  EXPECT_EQ(w.dma_read(pinned), 42u) << "the pin lost coherence";
+  unpin_user_page(w.env, pinned);
+  w.sink.reset();
+  w.finish({&child, &mm});
+}
+
+// ---- §3.2 / §3.3 GUP ---------------------------------------------------------
+
+TEST_P(Paths, GupFastWritePinOnWritablePteNeedsNoFallback) {
+  world w(GetParam());
+  mm_struct mm(w.m);
+  mmap_region(w.env, mm, 0, 16, kRW);
+  ASSERT_TRUE(w.write(mm, kA, 42));
+  page *p = w.pin(mm, kA, kLongRW);
+  EXPECT_EQ(p, w.page_at(mm, kA));
+  EXPECT_EQ(w.st.gup_fast_success, 1u);
+  EXPECT_EQ(w.st.gup_slow, 0u);
+  EXPECT_EQ(page_ref_count(p), 1 + GUP_PIN_COUNTING_BIAS);
+  unpin_user_page(w.env, p);
+  EXPECT_EQ(page_ref_count(p), 1);
+  EXPECT_FALSE(page_maybe_dma_pinned(p));
+  w.finish({&mm});
+}
+
+TEST_P(Paths, SlowGupWritePinFaultsInAndReturnsExclusivePage) {
+  world w(GetParam());
+  mm_struct mm(w.m);
+  mmap_region(w.env, mm, 0, 16, kRW);
+  page *p = w.pin(mm, kA, kLongRW, /*fast=*/false);  // nothing mapped yet
+  ASSERT_NE(p, nullptr);
+  EXPECT_EQ(p, w.page_at(mm, kA));
+  EXPECT_TRUE(pte_write(w.entry(mm, kA)));
+  EXPECT_TRUE(excl(p));
+  EXPECT_TRUE(has_pinned(mm));
+  unpin_user_page(w.env, p);
+  w.finish({&mm});
+}
+
+// ---- §3.7 / §3.8 swap --------------------------------------------------------
+
+TEST_P(Paths, SwapOutOfUnpinnedPageInstallsSwpExclusiveAndSwapInMapsExclusive) {
+  world w(GetParam());
+  mm_struct mm(w.m);
+  mmap_region(w.env, mm, 0, 16, kRW);
+  ASSERT_TRUE(w.write(mm, kA, 42));
+  page *p = w.page_at(mm, kA);
+  ASSERT_TRUE(shrink_page(w.env, p));
+  const pte_t swp = w.entry(mm, kA);
+  EXPECT_TRUE(is_swap_entry(swp));
+  EXPECT_TRUE(pte_swp_exclusive(swp));
+  EXPECT_TRUE(PageBuddy(p)) << "written out and freed";
+  EXPECT_EQ(w.st.swapouts, 1u);
+  EXPECT_EQ(w.read(mm, kA), 42u);  // swap-in (read fault)
+  page *np = w.page_at(mm, kA);
+  ASSERT_NE(np, nullptr);
+  EXPECT_TRUE(excl(np));
+  EXPECT_FALSE(pte_write(w.entry(mm, kA))) << "a read fault maps R/O";
+  ASSERT_TRUE(w.write(mm, kA, 43));
+  EXPECT_EQ(w.page_at(mm, kA), np) << "exclusive: the write reuses it";
+  EXPECT_EQ(w.st.cow_copies, 0u);
+  w.finish({&mm});
+}
+
+// Swap-in from the swap cache (a FOLL_GET reference kept the page there):
+// exclusivity can only come from SWP_EXCLUSIVE (B11, 1493a1913e34). With the
+// bit ignored (mutant) the write after swap-in COWs away from the O_DIRECT
+// reference.
+TEST_P(Paths, SwapInFromSwapCacheIsExclusiveOnlyThroughSwpExclusive) {
+  for (const bool mutant_on : {false, true}) {
+    SCOPED_TRACE(mutant_on ? "b11_no_swp_exclusive" : "correct");
+    world w(GetParam(), mutant_on ? mutant::b11_no_swp_exclusive : mutant::none);
+    mm_struct mm(w.m);
+    mmap_region(w.env, mm, 0, 16, kRW);
+    ASSERT_TRUE(w.write(mm, kA, 42));
+    page *p = w.get(mm, kA);  // O_DIRECT read target: FOLL_GET|FOLL_WRITE-like reference
+    ASSERT_TRUE(shrink_page(w.env, p));
+    const pte_t swp = w.entry(mm, kA);
+    ASSERT_TRUE(is_swap_entry(swp));
+    EXPECT_EQ(pte_swp_exclusive(swp), !mutant_on);
+    EXPECT_TRUE(PageSwapCache(p)) << "the extra reference keeps it in the swap cache";
+    EXPECT_EQ(w.read(mm, kA), 42u);
+    EXPECT_EQ(w.page_at(mm, kA), p) << "swap-in from the swap cache";
+    EXPECT_EQ(excl(p), !mutant_on);
+    ASSERT_TRUE(w.write(mm, kA, 43));
+    EXPECT_EQ(w.page_at(mm, kA) == p, !mutant_on);
+    EXPECT_EQ(w.dma_read(p), mutant_on ? 42u : 43u);
+    put_user_page(w.env, p);
+    w.finish({&mm});
+  }
+}
+
+TEST_P(Paths, SwapOutOfPinnedPageFailsAndRestoresThePte) {
+  world w(GetParam());
+  mm_struct mm(w.m);
+  mmap_region(w.env, mm, 0, 16, kRW);
+  ASSERT_TRUE(w.write(mm, kA, 42));
+  page *p = w.pin(mm, kA, kLongRW);
+  const pte_t before = w.entry(mm, kA);
+  EXPECT_FALSE(shrink_page(w.env, p));
+  EXPECT_EQ(w.entry(mm, kA).v, before.v) << "(A2) saw the pin: PTE restored";
+  EXPECT_TRUE(excl(p));
+  EXPECT_EQ(page_mapcount(p), 1);
+  EXPECT_EQ(w.st.share_busy, 1u);
+  EXPECT_EQ(w.st.swapouts, 0u);
+  ASSERT_TRUE(w.write(mm, kA, 43));
+  EXPECT_EQ(w.dma_read(p), 43u);
+  unpin_user_page(w.env, p);
+  // Unpinned, the page (still in the swap cache) can go now.
+  EXPECT_TRUE(PageSwapCache(p));
+  ASSERT_TRUE(shrink_page(w.env, p));
+  EXPECT_TRUE(pte_swp_exclusive(w.entry(mm, kA)));
+  EXPECT_EQ(w.read(mm, kA), 43u);
+  EXPECT_TRUE(excl(w.page_at(mm, kA)));
+  w.finish({&mm});
+}
+
+// A page left in the swap cache by a failed swap-out leaves it when zap
+// unmaps it (free_swap_cache), else nothing would free it.
+TEST_P(Paths, ZapFreesPageLeftInSwapCacheByFailedSwapOut) {
+  world w(GetParam());
+  mm_struct mm(w.m);
+  mmap_region(w.env, mm, 0, 16, kRW);
+  ASSERT_TRUE(w.write(mm, kA, 42));
+  page *p = w.pin(mm, kA, kLongRW);
+  ASSERT_FALSE(shrink_page(w.env, p));
+  ASSERT_TRUE(PageSwapCache(p));
+  unpin_user_page(w.env, p);
+  madvise_dontneed(w.env, mm, kA, kA + 1);
+  EXPECT_TRUE(PageBuddy(p));
+  EXPECT_EQ(w.m.swap.nr_free(), w.free_swap0);
+  w.finish({&mm});
+}
+
+TEST_P(Paths, SwapOutAfterForkHasNoSwpExclusive) {
+  world w(GetParam());
+  mm_struct mm(w.m), child(w.m);
+  mmap_region(w.env, mm, 0, 16, kRW);
+  ASSERT_TRUE(w.write(mm, kA, 42));
+  page *p = w.page_at(mm, kA);
+  ASSERT_EQ(dup_mmap(w.env, child, mm), 0);
+  ASSERT_TRUE(shrink_page(w.env, p));
+  const pte_t pe = w.entry(mm, kA), ce = w.entry(child, kA);
+  EXPECT_TRUE(is_swap_entry(pe));
+  EXPECT_TRUE(is_swap_entry(ce));
+  EXPECT_FALSE(pte_swp_exclusive(pe));
+  EXPECT_FALSE(pte_swp_exclusive(ce));
+  EXPECT_EQ(swp_offset(pe), swp_offset(ce));
+  EXPECT_EQ(w.m.swap.swap_count(swp_offset(pe)), 2);
+  EXPECT_EQ(w.read(mm, kA), 42u);
+  EXPECT_EQ(w.read(child, kA), 42u);
+  w.finish({&child, &mm});
+}
+
+// ---- §3.9 migration ----------------------------------------------------------
+
+TEST_P(Paths, MigrationOfUnpinnedPageMovesItAndKeepsExclusivity) {
+  world w(GetParam());
+  mm_struct mm(w.m);
+  mmap_region(w.env, mm, 0, 16, kRW);
+  ASSERT_TRUE(w.write(mm, kA, 42));
+  page *p = w.page_at(mm, kA);
+  ASSERT_TRUE(migrate_page(w.env, p));
+  page *np = w.page_at(mm, kA);
+  ASSERT_NE(np, nullptr);
+  EXPECT_NE(np, p);
+  EXPECT_TRUE(pte_write(w.entry(mm, kA))) << "WRITE migration entry -> writable";
+  EXPECT_TRUE(excl(np));
+  EXPECT_EQ(page_mapcount(np), 1);
+  EXPECT_EQ(page_ref_count(np), 1);
+  EXPECT_TRUE(PageBuddy(p)) << "the old page is freed";
+  EXPECT_EQ(w.read(mm, kA), 42u);
+  EXPECT_EQ(w.st.migrations, 1u);
+  w.finish({&mm});
+}
+
+TEST_P(Paths, MigrationOfReadOnlyExclusivePageKeepsExclusivity) {
+  world w(GetParam());
+  mm_struct mm(w.m);
+  mmap_region(w.env, mm, 0, 16, kRW);
+  ASSERT_TRUE(w.write(mm, kA, 42));
+  ASSERT_EQ(mprotect(w.env, mm, 0, 16, false), 0);
+  page *p = w.page_at(mm, kA);
+  ASSERT_TRUE(migrate_page(w.env, p));
+  page *np = w.page_at(mm, kA);
+  ASSERT_NE(np, p);
+  EXPECT_FALSE(pte_write(w.entry(mm, kA)));
+  EXPECT_TRUE(excl(np)) << "READ_EXCLUSIVE migration entry";
+  ASSERT_EQ(mprotect(w.env, mm, 0, 16, true), 0);
+  ASSERT_TRUE(w.write(mm, kA, 43));
+  EXPECT_EQ(w.page_at(mm, kA), np);
+  w.finish({&mm});
+}
+
+TEST_P(Paths, MigrationOfSharedPageKeepsItShared) {
+  world w(GetParam());
+  mm_struct mm(w.m), child(w.m);
+  mmap_region(w.env, mm, 0, 16, kRW);
+  ASSERT_TRUE(w.write(mm, kA, 42));
+  ASSERT_EQ(dup_mmap(w.env, child, mm), 0);
+  page *p = w.page_at(mm, kA);
+  ASSERT_TRUE(migrate_page(w.env, p));
+  page *np = w.page_at(mm, kA);
+  ASSERT_NE(np, p);
+  EXPECT_EQ(w.page_at(child, kA), np);
+  EXPECT_FALSE(excl(np)) << "READ migration entries";
+  EXPECT_EQ(page_mapcount(np), 2);
+  EXPECT_FALSE(pte_write(w.entry(mm, kA)));
+  EXPECT_FALSE(pte_write(w.entry(child, kA)));
+  w.finish({&child, &mm});
+}
+
+TEST_P(Paths, MigrationOfPinnedPageFails) {
+  world w(GetParam());
+  mm_struct mm(w.m);
+  mmap_region(w.env, mm, 0, 16, kRW);
+  ASSERT_TRUE(w.write(mm, kA, 42));
+  page *p = w.pin(mm, kA, kLongRW);
+  EXPECT_FALSE(migrate_page(w.env, p));
+  EXPECT_EQ(w.page_at(mm, kA), p);
+  EXPECT_TRUE(pte_write(w.entry(mm, kA)));
+  EXPECT_TRUE(excl(p));
+  EXPECT_EQ(w.st.migrations, 0u);
+  unpin_user_page(w.env, p);
+  w.finish({&mm});
+}
+
+// ---- §3.10 KSM ---------------------------------------------------------------
+
+TEST_P(Paths, KsmMergeMapsKsmPageReadOnlyNeverExclusive) {
+  world w(GetParam());
+  mm_struct mm(w.m);
+  mmap_region(w.env, mm, 0, 16, kRW);
+  EXPECT_EQ(w.read(mm, kA), 0u);  // a zero page (the model maps a zeroed anon page)
+  page *p = w.page_at(mm, kA);
+  ASSERT_TRUE(excl(p));
+  page *kpage = ksm_new_stable_page(w.env, p->pfn, 1);
+  ASSERT_NE(kpage, nullptr);
+  ASSERT_TRUE(ksm_merge(w.env, mm, kA, kpage));
+  EXPECT_EQ(w.page_at(mm, kA), kpage);
+  EXPECT_FALSE(pte_write(w.entry(mm, kA)));
+  EXPECT_TRUE(PageKsm(kpage));
+  EXPECT_FALSE(excl(kpage)) << "I6";
+  EXPECT_TRUE(PageBuddy(p)) << "the merged page is freed";
+  check_mm(w.env, mm);
+  // A R/O pin of a KSM page first unshares it: KSM pages are never pinned (I6).
+  page *pinned = w.pin(mm, kA, FOLL_LONGTERM, /*fast=*/false);
+  EXPECT_NE(pinned, kpage);
+  EXPECT_TRUE(excl(pinned));
+  EXPECT_FALSE(page_maybe_dma_pinned(kpage));
+  unpin_user_page(w.env, pinned);
+  // A write fault on a KSM page always copies.
+  ASSERT_TRUE(w.write(mm, kA + 1, 0));
+  page *q = w.page_at(mm, kA + 1);
+  page *kpage2 = ksm_new_stable_page(w.env, q->pfn, 2);
+  ASSERT_TRUE(ksm_merge(w.env, mm, kA + 1, kpage2));
+  ASSERT_TRUE(w.write(mm, kA + 1, 7));
+  EXPECT_NE(w.page_at(mm, kA + 1), kpage2);
+  EXPECT_TRUE(excl(w.page_at(mm, kA + 1)));
+  EXPECT_EQ(page_mapcount(kpage2), 0);
+  w.env.put_page(kpage);  // the stable tree's references
+  w.env.put_page(kpage2);
+  w.finish({&mm});
+}
+
+TEST_P(Paths, KsmRefusesPinnedPage) {
+  world w(GetParam());
+  mm_struct mm(w.m);
+  mmap_region(w.env, mm, 0, 16, kRW);
+  EXPECT_EQ(w.read(mm, kA), 0u);
+  page *p = w.pin(mm, kA, FOLL_LONGTERM, false);  // exclusive: no unshare needed
+  ASSERT_EQ(p, w.page_at(mm, kA));
+  const pte_t before = w.entry(mm, kA);
+  page *kpage = ksm_new_stable_page(w.env, p->pfn, 1);
+  EXPECT_FALSE(ksm_merge(w.env, mm, kA, kpage));
+  EXPECT_EQ(w.entry(mm, kA).v, before.v) << "PTE restored";
+  EXPECT_TRUE(excl(p));
+  unpin_user_page(w.env, p);
+  w.env.put_page(kpage);
+  w.finish({&mm});
+}
+
+// ---- §3.11 THP ---------------------------------------------------------------
+
+TEST_P(Paths, HugeFaultMapsPmdWithFlagOnHeadOnly) {
+  world w(GetParam());
+  mm_struct mm(w.m);
+  mmap_region(w.env, mm, kThp, 512, kRW | VM_HUGEPAGE);
+  ASSERT_TRUE(w.write(mm, kTa, 42));
+  const pmd_t pmd = w.pmd(mm, kTa);
+  ASSERT_TRUE(pmd_trans_huge(pmd));
+  EXPECT_TRUE(pte_write(pmd));
+  page *head = w.m.mem.pfn_to_page(pte_pfn(pmd));
+  EXPECT_TRUE(PageTransHuge(head));
+  EXPECT_TRUE(excl(head));
+  for (unsigned i = 1; i < HPAGE_PMD_NR; i++) ASSERT_FALSE(excl(head + i)) << "subpage " << i;
+  EXPECT_EQ(head[1].compound_mapcount.load(), 0) << "one PMD mapping";
+  EXPECT_EQ(page_ref_count(head), 1);
+  EXPECT_EQ(w.read(mm, kTa), 42u);
+  EXPECT_EQ(w.read(mm, kThp + 100), 0u);
+  EXPECT_EQ(w.m.mem.nr_free_huge(), w.free_huge0 - 1);
+  w.finish({&mm});
+}
+
+TEST_P(Paths, SplitPropagatesFlagToAllSubpages) {
+  world w(GetParam());
+  mm_struct mm(w.m);
+  mmap_region(w.env, mm, kThp, 512, kRW | VM_HUGEPAGE);
+  ASSERT_TRUE(w.write(mm, kTa, 42));
+  page *head = w.m.mem.pfn_to_page(pte_pfn(w.pmd(mm, kTa)));
+  __split_huge_pmd(w.env, mm, kTa);
+  ASSERT_TRUE(pmd_table(w.pmd(mm, kTa)));
+  for (unsigned i = 0; i < HPAGE_PMD_NR; i++) {
+    const pte_t pte = w.entry(mm, kThp + i);
+    ASSERT_TRUE(pte_present(pte)) << i;
+    ASSERT_EQ(pte_pfn(pte), head->pfn + i);
+    ASSERT_TRUE(pte_write(pte)) << i;
+    ASSERT_TRUE(excl(head + i)) << "I9: subpage " << i;
+    ASSERT_EQ(page_mapcount(head + i), 1) << i;
+  }
+  EXPECT_EQ(page_ref_count(head), static_cast<int>(HPAGE_PMD_NR));
+  EXPECT_EQ(w.read(mm, kTa), 42u);
+  w.finish({&mm});
+}
+
+TEST_P(Paths, SplitDroppingTheFlagIsCaughtByI9) {
+  world w(GetParam(), mutant::thp_split_drops_flag);
+  mm_struct mm(w.m);
+  mmap_region(w.env, mm, kThp, 512, kRW | VM_HUGEPAGE);
+  ASSERT_TRUE(w.write(mm, kTa, 42));
+  __split_huge_pmd(w.env, mm, kTa);
+  EXPECT_GE(w.sink.count("I9"), 1u);
+  check_mm(w.env, mm);
+  EXPECT_GE(w.sink.count("I3"), 1u) << "writable subpage PTEs without the flag";
+  exit_mmap(w.env, mm);
+  w.sink.reset();
+  w.finish({&mm});
+}
+
+TEST_P(Paths, ForkOfUnpinnedThpSharesThePmd) {
+  world w(GetParam());
+  mm_struct mm(w.m), child(w.m);
+  mmap_region(w.env, mm, kThp, 512, kRW | VM_HUGEPAGE);
+  ASSERT_TRUE(w.write(mm, kTa, 42));
+  page *head = w.m.mem.pfn_to_page(pte_pfn(w.pmd(mm, kTa)));
+  ASSERT_EQ(dup_mmap(w.env, child, mm), 0);
+  ASSERT_TRUE(pmd_trans_huge(w.pmd(mm, kTa)));
+  ASSERT_TRUE(pmd_trans_huge(w.pmd(child, kTa)));
+  EXPECT_EQ(pte_pfn(w.pmd(child, kTa)), head->pfn);
+  EXPECT_FALSE(pte_write(w.pmd(mm, kTa)));
+  EXPECT_FALSE(pte_write(w.pmd(child, kTa)));
+  EXPECT_FALSE(excl(head));
+  EXPECT_EQ(head[1].compound_mapcount.load(), 1) << "two PMD mappings";
+  EXPECT_EQ(page_ref_count(head), 2);
+  // A write fault on the shared THP splits the writer's PMD and copies the
+  // subpage; the other mapping keeps the THP.
+  ASSERT_TRUE(w.write(mm, kTa, 43));
+  EXPECT_TRUE(pmd_table(w.pmd(mm, kTa)));
+  EXPECT_NE(w.page_at(mm, kTa), head + 5);
+  EXPECT_EQ(w.page_at(mm, kTa + 1), head + 6);
+  EXPECT_FALSE(excl(head + 6)) << "split of a shared PMD: no subpage is exclusive";
+  EXPECT_EQ(w.read(child, kTa), 42u);
+  w.finish({&child, &mm});
+}
+
+TEST_P(Paths, HugeWriteFaultAfterChildExitReusesThePmd) {
+  world w(GetParam());
+  mm_struct mm(w.m);
+  mmap_region(w.env, mm, kThp, 512, kRW | VM_HUGEPAGE);
+  ASSERT_TRUE(w.write(mm, kTa, 42));
+  page *head = w.m.mem.pfn_to_page(pte_pfn(w.pmd(mm, kTa)));
+  {
+    mm_struct child(w.m);
+    ASSERT_EQ(dup_mmap(w.env, child, mm), 0);
+    exit_mmap(w.env, child);
+  }
+  ASSERT_FALSE(excl(head));
+  ASSERT_TRUE(w.write(mm, kTa, 43));
+  const pmd_t pmd = w.pmd(mm, kTa);
+  ASSERT_TRUE(pmd_trans_huge(pmd)) << "reused as a whole, no split";
+  EXPECT_EQ(pte_pfn(pmd), head->pfn);
+  EXPECT_TRUE(pte_write(pmd));
+  EXPECT_TRUE(excl(head));
+  w.finish({&mm});
+}
+
+TEST_P(Paths, ForkOfPinnedThpSplitsAndCopiesThePinnedSubpage) {
+  world w(GetParam());
+  mm_struct mm(w.m), child(w.m);
+  mmap_region(w.env, mm, kThp, 512, kRW | VM_HUGEPAGE);
+  ASSERT_TRUE(w.write(mm, kTa, 42));
+  page *head = w.m.mem.pfn_to_page(pte_pfn(w.pmd(mm, kTa)));
+  page *p = w.pin(mm, kTa, kLongRW);
+  ASSERT_EQ(p, head + 5);
+  EXPECT_EQ(head[1].compound_pincount.load(), 1);
+  ASSERT_EQ(dup_mmap(w.env, child, mm), 0);
+  // Parent: split, every subpage still its own, writable and exclusive.
+  ASSERT_TRUE(pmd_table(w.pmd(mm, kTa)));
+  EXPECT_EQ(w.page_at(mm, kTa), p);
+  EXPECT_TRUE(pte_write(w.entry(mm, kTa)));
+  EXPECT_TRUE(excl(p));
+  EXPECT_TRUE(excl(head));
+  // Child: its own copy of the pinned subpage.
+  page *c = w.page_at(child, kTa);
+  ASSERT_NE(c, nullptr);
+  EXPECT_NE(compound_head(c), head);
+  EXPECT_TRUE(excl(c));
+  EXPECT_EQ(w.read(child, kTa), 42u);
+  // maybe_dma_pinned is folio-wide: every subpage was copied, not only the pinned one.
+  EXPECT_NE(compound_head(w.page_at(child, kThp + 100)), head);
+  ASSERT_TRUE(w.write(mm, kTa, 43));
+  EXPECT_EQ(w.dma_read(p), 43u);
+  EXPECT_EQ(w.read(child, kTa), 42u);
+  unpin_user_page(w.env, p);
+  EXPECT_EQ(head[1].compound_pincount.load(), 0);
+  w.finish({&child, &mm});
+}
+
+TEST_P(Paths, CollapseRefusesPinnedPageThenMapsNewExclusiveThp) {
+  world w(GetParam());
+  mm_struct mm(w.m);
+  mmap_region(w.env, mm, 0, 512, kRW);  // one whole PMD of small pages
+  for (unsigned long a = 0; a < 512; a++) ASSERT_TRUE(w.write(mm, a, 1000 + a));
+  const pmd_t before = w.pmd(mm, 0);
+  ASSERT_TRUE(pmd_table(before));
+  page *p = w.pin(mm, 7, kLongRW);
+  EXPECT_FALSE(collapse_huge_page(w.env, mm, 0));
+  EXPECT_EQ(w.pmd(mm, 0).v, before.v) << "PMD restored";
+  EXPECT_EQ(w.page_at(mm, 7), p);
+  EXPECT_TRUE(excl(p));
+  EXPECT_EQ(w.m.mem.nr_free_huge(), w.free_huge0) << "the THP allocated for the collapse went back";
+  unpin_user_page(w.env, p);
+  ASSERT_TRUE(collapse_huge_page(w.env, mm, 0));
+  const pmd_t pmd = w.pmd(mm, 0);
+  ASSERT_TRUE(pmd_trans_huge(pmd));
+  EXPECT_TRUE(pte_write(pmd));
+  page *head = w.m.mem.pfn_to_page(pte_pfn(pmd));
+  EXPECT_TRUE(excl(head)) << "a new THP is exclusive";
+  EXPECT_EQ(head[1].compound_mapcount.load(), 0);
+  EXPECT_TRUE(PageBuddy(p)) << "the small pages are freed";
+  EXPECT_EQ(w.m.tables[pmd_table_index(before)].in_use.load(), 0) << "old PTE table freed";
+  for (unsigned long a = 0; a < 512; a += 97) EXPECT_EQ(w.read(mm, a), 1000 + a);
+  EXPECT_EQ(w.m.mem.nr_free_small(), w.free_small0);
+  w.finish({&mm});
+}
+
+// ---- §3.12 zap and free ------------------------------------------------------
+
+TEST_P(Paths, ZapLeavesFlagOnPinnedPageAndUnpinFreesIt) {
+  world w(GetParam());
+  mm_struct mm(w.m);
+  mmap_region(w.env, mm, 0, 16, kRW);
+  ASSERT_TRUE(w.write(mm, kA, 42));
+  page *p = w.pin(mm, kA, kLongRW);
+  madvise_dontneed(w.env, mm, kA, kA + 1);
+  EXPECT_TRUE(pte_none(w.entry(mm, kA)));
+  EXPECT_TRUE(excl(p)) << "zap leaves PG_anon_exclusive set";
+  EXPECT_EQ(page_mapcount(p), 0);
+  EXPECT_EQ(page_ref_count(p), GUP_PIN_COUNTING_BIAS);
+  EXPECT_EQ(w.dma_read(p), 42u);
+  unpin_user_page(w.env, p);  // sanity_check_pinned_pages passes: no I1
+  EXPECT_EQ(w.sink.total(), 0u) << w.violations();
+  EXPECT_TRUE(PageBuddy(p));
+  EXPECT_FALSE(PageAnon(p)) << "free resets mapping";
+  EXPECT_FALSE(excl(p)) << "free clears the flag (AT_PREP)";
+  w.finish({&mm});
+}
+
+TEST_P(Paths, MunmapFreesPagesAndPageTables) {
+  world w(GetParam());
+  mm_struct mm(w.m);
+  mmap_region(w.env, mm, 0, 512, kRW);  // the table is freed only for a whole PMD
+  ASSERT_TRUE(w.write(mm, kA, 42));
+  ASSERT_TRUE(w.write(mm, 300, 43));
+  const pmd_t pmd = w.pmd(mm, kA);
+  ASSERT_TRUE(pmd_table(pmd));
+  page *p = w.page_at(mm, kA);
+  do_munmap(w.env, mm, 0, 512);
+  EXPECT_TRUE(pmd_none(w.pmd(mm, kA)));
+  EXPECT_EQ(w.m.tables[pmd_table_index(pmd)].in_use.load(), 0);
+  EXPECT_EQ(mm.find_vma(kA), nullptr);
+  EXPECT_TRUE(PageBuddy(p));
+  EXPECT_EQ(w.m.mem.nr_free_small(), w.free_small0);
+  uint64_t v = 1;
+  EXPECT_FALSE(cpu_access(w.env, mm, kA, 0, true, &v)) << "SIGSEGV after munmap";
+  w.finish({&mm});
+}
+
+INSTANTIATE_TEST_SUITE_P(Gen, Paths, ::testing::Values(generation::v5_19, generation::v6_2),
+                         [](const ::testing::TestParamInfo<generation> &i) {
+                           return i.param == generation::v5_19 ? std::string("v5_19")
+                                                               : std::string("v6_2");
+                         });
+
+// ---- v5.18: no PG_anon_exclusive ----------------------------------------------
+
+TEST(PathsV518, NoPageEverCarriesTheFlag) {
+  world w(generation::v5_18);
+  mm_struct mm(w.m), child(w.m);
+  mmap_region(w.env, mm, 0, 16, kRW);
+  ASSERT_TRUE(w.write(mm, kA, 42));
+  page *p = w.page_at(mm, kA);
+  EXPECT_TRUE(pte_write(w.entry(mm, kA)));
+  EXPECT_FALSE(excl(p));
+  ASSERT_EQ(dup_mmap(w.env, child, mm), 0);
+  EXPECT_EQ(w.page_at(child, kA), p);
+  EXPECT_FALSE(pte_write(w.entry(mm, kA)));
+  ASSERT_TRUE(w.write(mm, kA, 43));  // refcount 2: copy
+  EXPECT_NE(w.page_at(mm, kA), p);
+  EXPECT_FALSE(excl(w.page_at(mm, kA)));
+  ASSERT_TRUE(w.write(child, kA, 44));  // refcount 1: reuse
+  EXPECT_EQ(w.page_at(child, kA), p);
+  w.finish({&child, &mm});
+}
+
+TEST(PathsV518, ForkOfPinnedPageStillCopiesEarly) {
+  world w(generation::v5_18);
+  mm_struct mm(w.m), child(w.m);
+  mmap_region(w.env, mm, 0, 16, kRW);
+  ASSERT_TRUE(w.write(mm, kA, 42));
+  page *p = w.pin(mm, kA, kLongRW);
+  ASSERT_EQ(dup_mmap(w.env, child, mm), 0);
+  EXPECT_EQ(w.page_at(mm, kA), p);
+  EXPECT_TRUE(pte_write(w.entry(mm, kA))) << "70e806e4e645 (5.9): early COW for pinned pages";
+  EXPECT_NE(w.page_at(child, kA), p);
+  unpin_user_page(w.env, p);
+  w.finish({&child, &mm});
+}
+
+// B4: a write fault on a pinned page behind a R/O PTE. v5.18 decides by
+// refcount (1 + 1024 != 1) and copies: the pin loses coherence. v5.19+ reuse
+// the exclusive page.
+TEST(PathsV518, WriteFaultOnPinnedReadOnlyPageCopiesBeforeV519ReusesAfter) {
+  for (const generation g : {generation::v5_18, generation::v5_19, generation::v6_2}) {
+    SCOPED_TRACE(generation_name(g));
+    world w(g);
+    mm_struct mm(w.m);
+    mmap_region(w.env, mm, 0, 16, kRW);
+    ASSERT_TRUE(w.write(mm, kA, 42));
+    page *p = w.pin(mm, kA, kLongRW);
+    ASSERT_EQ(mprotect(w.env, mm, 0, 16, false), 0);
+    ASSERT_EQ(mprotect(w.env, mm, 0, 16, true), 0);
+    ASSERT_TRUE(w.write(mm, kA, 43));
+    if (g == generation::v5_18) {
+      EXPECT_NE(w.page_at(mm, kA), p) << "the pre-5.19 wrong COW";
+      EXPECT_EQ(w.dma_read(p), 42u);
+      EXPECT_EQ(w.st.cow_copies, 1u);
+    } else {
+      EXPECT_EQ(w.page_at(mm, kA), p);
+      EXPECT_EQ(w.dma_read(p), 43u);
+      EXPECT_EQ(w.st.cow_reuse, 1u);
+    }
+    unpin_user_page(w.env, p);
+    w.finish({&mm});
+  }
+}
+
+TEST(PathsV518, SwapOutOfPinnedPageIsRefusedByTheRacyCheck) {
+  world w(generation::v5_18);
+  mm_struct mm(w.m);
+  mmap_region(w.env, mm, 0, 16, kRW);
+  ASSERT_TRUE(w.write(mm, kA, 42));
+  page *p = w.pin(mm, kA, kLongRW);
+  EXPECT_FALSE(shrink_page(w.env, p));
+  EXPECT_EQ(w.page_at(mm, kA), p);
+  EXPECT_FALSE(PageSwapCache(p)) << "refused before add_to_swap";
+  unpin_user_page(w.env, p);
+  w.finish({&mm});
+}
+
+}  // namespace
+}  // namespace anonx
