@@ -195,30 +195,31 @@ ANONX_INLINE bool PageKsm(const P *p) {
 
 // ---- PG_anon_exclusive (§1.3): PF_ANY, per subpage ------------------------
 
-// Reads the flag of exactly this (sub)page; asserts the page is anon.
+// Reads the flag of exactly this (sub)page (PF_ANY, which also asserts the
+// struct page is not poisoned); asserts the page is anon.
 template <class P>
 ANONX_INLINE bool PageAnonExclusive(const P *p) {
   VM_BUG_ON_PFN(!PageAnon(p), p->pfn, "PageAnonExclusive(!PageAnon)");
-  return test_bit(PG_anon_exclusive, &p->flags);
+  return test_bit(PG_anon_exclusive, &pf_page<pf_policy::ANY>(const_cast<P *>(p), false)->flags);
 }
 // Atomic set (unordered); asserts anon and not KSM: KSM pages are never
 // exclusive (I6).
 template <class P>
 ANONX_INLINE void SetPageAnonExclusive(P *p) {
   VM_BUG_ON_PFN(!PageAnon(p) || PageKsm(p), p->pfn, "SetPageAnonExclusive(!anon || KSM)");
-  set_bit(PG_anon_exclusive, &p->flags);
+  set_bit(PG_anon_exclusive, &pf_page<pf_policy::ANY>(p, true)->flags);
 }
 // Atomic clear (unordered); same checks.
 template <class P>
 ANONX_INLINE void ClearPageAnonExclusive(P *p) {
   VM_BUG_ON_PFN(!PageAnon(p) || PageKsm(p), p->pfn, "ClearPageAnonExclusive(!anon || KSM)");
-  clear_bit(PG_anon_exclusive, &p->flags);
+  clear_bit(PG_anon_exclusive, &pf_page<pf_policy::ANY>(p, true)->flags);
 }
 // Non-atomic clear, free paths only (nobody else can see the page).
 template <class P>
 ANONX_INLINE void __ClearPageAnonExclusive(P *p) {
   VM_BUG_ON_PFN(!PageAnon(p), p->pfn, "__ClearPageAnonExclusive(!PageAnon)");
-  __clear_bit(PG_anon_exclusive, &p->flags);
+  __clear_bit(PG_anon_exclusive, &pf_page<pf_policy::ANY>(p, true)->flags);
 }
 
 // ---- refcount, mapcount, pins (§2) ----------------------------------------
