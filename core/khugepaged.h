@@ -11,7 +11,7 @@ namespace anonx {
 // Steps: allocate the THP; pmdp_collapse_flush (the PMD goes: GUP-fast's
 // (B4) PMD re-check fails from here, 70cbc3cc78a9); refuse any page with an
 // unexpected reference (a pin) or a second mapping and restore the PMD;
-// copy; free the small pages; map the THP (exclusive, a new page); free the
+// ("COLLAPSE_COPY") copy; free the small pages; map the THP (exclusive, a new page); free the
 // old PTE table after the IPI that waits for GUP-fast walkers.
 // The old table's entries are left as they were (the kernel frees the
 // table later, it does not clear it): only the PMD re-check can see the
@@ -52,6 +52,9 @@ bool collapse_huge_page(Env &env, typename Env::mm_t &mm,
       env.put_page(head);
       return false;
     }
+    // The B10 window: the pages passed the reference check and are not yet
+    // copied; a GUP-fast that read the PMD before the flush may pin one now.
+    env.at("COLLAPSE_COPY");
     for (unsigned i = 0; i < PTRS_PER_PTE; i++) {
       const pte_t pte{table.pte[i].load(std::memory_order_relaxed)};
       auto *p = env.pfn_to_page(pte_pfn(pte));
