@@ -68,13 +68,13 @@ inline bool parse_generation(std::string_view s, generation *g) {
   X(b7_share_no_mb, v6_2,                                                                          \
     "B7 swap-out vs GUP-fast: page_try_share_anon_rmap without smp_mb and A1 a plain store "       \
     "(088b8aa537c2)",                                                                              \
-    true, "I1 I2", "migrate_vs_gup_fast ksm_vs_gup_fast swapout_vs_gup_fast")                      \
+    true, "I1 I2", "ksm_vs_gup_fast migrate_vs_gup_fast swapout_vs_gup_fast")                      \
   X(b7_gup_fast_no_recheck, v6_2,                                                                  \
     "B7 swap-out vs GUP-fast: GUP-fast without the (B4) PTE re-check", true, "I1 I2",              \
     "swapout_vs_gup_fast migrate_vs_gup_fast")                                                     \
   X(b7_pin_no_mb, v6_2,                                                                            \
     "B7 pin side of the SB pair: the pin is a plain store, no smp_mb__after_atomic before (B4)",   \
-    true, "I1 I2", "migrate_vs_gup_fast ksm_vs_gup_fast swapout_vs_gup_fast")                                                          \
+    true, "I1 I2", "ksm_vs_gup_fast migrate_vs_gup_fast swapout_vs_gup_fast")                                                          \
   X(b8_no_wmb_rmb, v6_2,                                                                           \
     "B8 KSM R/O exclusive page, same-value PTE: MP pair without smp_wmb/smp_rmb "                  \
     "(088b8aa537c2)",                                                                              \
@@ -92,7 +92,7 @@ inline bool parse_generation(std::string_view s, generation *g) {
     "B12 non-atomic flag update (__SetPageAnonExclusive) on a live page loses PG_locked/PG_lru",   \
     true, "I3 lost-update", "flags_lock_vs_exclusive")                                             \
   X(ro_pin_no_unshare, v6_2, "R/O pin of a shared anon page without unsharing (31cc5bc4af70)",     \
-    true, "I1 I2", "fork_vs_gup_fast wp_fault_vs_pin")                                             \
+    true, "I1 I2", "wp_fault_vs_pin fork_vs_gup_fast")                                             \
   X(thp_split_drops_flag, v6_2, "THP split does not propagate PG_anon_exclusive to the subpages",  \
     true, "I1 I9", "thp_split_vs_pin")                                                             \
   X(v519_flush_no_wait, v5_19,                                                                     \

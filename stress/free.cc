@@ -17,10 +17,26 @@ struct world {
   machine &m;
   mm_struct mm;
   page *kpage = nullptr;
-  // Bumped before any zap of the address space (MADV_DONTNEED, munmap):
-  // a pin holder's I2 check only holds while nobody unmapped its address.
-  alignas(kNoFalseSharing) std::atomic<uint64_t> zap_seq{0};
+  // Zaps of the address space (MADV_DONTNEED, munmap) started and
+  // finished: a pin holder's I2 check holds only if no zap was in progress
+  // when it pinned and none started before it checked.
+  alignas(kNoFalseSharing) std::atomic<uint64_t> zaps_started{0};
+  alignas(kNoFalseSharing) std::atomic<uint64_t> zaps_finished{0};
   explicit world(machine &mach) : m(mach), mm(mach) {}
+  template <class F>
+  void zap(F &&f) {
+    zaps_started.fetch_add(1, std::memory_order_seq_cst);
+    f();
+    zaps_finished.fetch_add(1, std::memory_order_seq_cst);
+  }
+  // A token valid while no zap overlaps: 0 if one is in progress now.
+  uint64_t quiet_token() {
+    const uint64_t s = zaps_started.load(std::memory_order_seq_cst);
+    return zaps_finished.load(std::memory_order_seq_cst) == s ? s + 1 : 0;
+  }
+  bool still_quiet(uint64_t token) {
+    return token && zaps_started.load(std::memory_order_seq_cst) + 1 == token;
+  }
 };
 
 long mapped_pfn(mm_struct &mm, unsigned long addr) NO_THREAD_SAFETY_ANALYSIS {
@@ -36,6 +52,11 @@ long mapped_pfn(mm_struct &mm, unsigned long addr) NO_THREAD_SAFETY_ANALYSIS {
   lock_guard<ptl_t> ptl(table->ptl);
   const pte_t pte{table->pte[pte_index(addr)].load(std::memory_order_relaxed)};
   return pte_present(pte) ? static_cast<long>(pte_pfn(pte)) : -1;
+}
+
+unsigned long long raw_pte(mm_struct &mm, unsigned long addr) {
+  auto *table = pte_table_of<stress_env>(mm, addr);
+  return table ? table->pte[pte_index(addr)].load() : 0xffffffffull;
 }
 
 page *page_at(actor &a, mm_struct &mm, unsigned long addr) {
@@ -64,8 +85,7 @@ void op_process(actor &a, world &w, unsigned kinds) {
   } else if (x < 120) {
     cpu_access(a.env, w.mm, addr, a.r.below(kWordsPerPage), false, &v);
   } else if (x < 126) {
-    w.zap_seq.fetch_add(1, std::memory_order_seq_cst);
-    madvise_dontneed(a.env, w.mm, addr, addr + 1);
+    w.zap([&] { madvise_dontneed(a.env, w.mm, addr, addr + 1); });
   } else {
     mprotect(a.env, w.mm, 0, kAnon, false);
     mprotect(a.env, w.mm, 0, kAnon, true);
@@ -90,7 +110,7 @@ void op_pinner(actor &a, world &w, unsigned kinds) {
   const unsigned x = a.r.below(8);
   const bool pin = x < 6, write = x & 1, fast = a.r.below(2);
   unsigned flags = (write ? 0u + FOLL_WRITE : 0u) | (pin ? 0u + FOLL_LONGTERM : 0u);
-  const uint64_t zs = w.zap_seq.load(std::memory_order_seq_cst);
+  const uint64_t zs = w.quiet_token();
   page *p = nullptr;
   long n;
   if (pin)
@@ -105,12 +125,19 @@ void op_pinner(actor &a, world &w, unsigned kinds) {
   think(a);
   if (pin) {
     const long now = mapped_pfn(w.mm, addr);
-    if (w.zap_seq.load(std::memory_order_seq_cst) == zs && now != static_cast<long>(p->pfn))
-      report_violation("I2", p->pfn, "pinned page no longer mapped at its address");
+    if (w.still_quiet(zs) && now != static_cast<long>(p->pfn))
+      report_violation(
+          "I2", p->pfn,
+          "pinned page no longer mapped at its address (addr " + std::to_string(addr) +
+              ", now pfn " + std::to_string(now) + (fast ? ", GUP-fast" : ", slow GUP") +
+              (write ? ", R/W" : ", R/O") + (PageCompound(p) ? ", THP" : "") + ", pte " +
+              std::to_string(raw_pte(w.mm, addr)) + ", refs " + std::to_string(page_ref_count(p)) +
+              ", mapcount " + std::to_string(page_mapcount(p)) + ", flags " +
+              std::to_string(p->flags.load()) + ")");
     if (write) {
       uint64_t v = 0;
       const bool ok = cpu_access(a.env, w.mm, addr, 3, false, &v);
-      if (ok && v != token && w.zap_seq.load(std::memory_order_seq_cst) == zs)
+      if (ok && v != token && w.still_quiet(zs))
         report_violation("I2-data", p->pfn, "DMA write through a pin not seen by the process");
     }
     unpin_user_page(a.env, p);
@@ -154,16 +181,14 @@ void op(actor &a, world &w, unsigned kind, unsigned kinds) {
       break;
     case K_SPLIT:
       if (a.r.below(4) == 0) {
-        w.zap_seq.fetch_add(1, std::memory_order_seq_cst);
-        madvise_dontneed(a.env, w.mm, kThp, kThp + PTRS_PER_PTE);
+        w.zap([&] { madvise_dontneed(a.env, w.mm, kThp, kThp + PTRS_PER_PTE); });
       } else {
         mmap_read_guard g(w.mm.mmap_lock);
         __split_huge_pmd(a.env, w.mm, kThp);
       }
       break;
     case K_MUNMAP: {
-      w.zap_seq.fetch_add(1, std::memory_order_seq_cst);
-      do_munmap(a.env, w.mm, kUnmap, kUnmap + kUnmapLen);
+      w.zap([&] { do_munmap(a.env, w.mm, kUnmap, kUnmap + kUnmapLen); });
       mmap_region(a.env, w.mm, kUnmap, kUnmapLen, VM_READ | VM_WRITE);
       uint64_t v = 1;
       cpu_access(a.env, w.mm, kUnmap + a.r.below(kUnmapLen), 0, true, &v);

@@ -31,7 +31,8 @@ const char *kUsage =
     "                    [--mutant NAME|none] [--threads N] [--duration SECONDS] [--iterations N]\n"
     "                    [--seed N] [--mode lockstep|free] [--inject off|random]\n"
     "                    [--affinity none|auto|CPULIST] [--json FILE] [--kill-matrix [--seeds K]\n"
-    "                    [--budget SECONDS]] [--shard I/N] [--frames N] [--quiet]\n";
+    "                    [--budget SECONDS]] [--shard I/N] [--frames N] [--stop-on-first] "
+    "[--quiet]\n";
 
 struct usage_error {
   std::string msg;
@@ -40,7 +41,7 @@ struct usage_error {
 [[noreturn]] void bad(const std::string &msg) { throw usage_error{msg}; }
 
 struct options {
-  bool list = false, list_json = false, kill_matrix = false, quiet = false;
+  bool list = false, list_json = false, kill_matrix = false, quiet = false, stop_on_first = false;
   std::vector<const scenario *> scens;
   runtime_protocol proto;
   bool protocol_given = false;
@@ -177,6 +178,8 @@ options parse(int argc, char **argv) {
       if (o.shard_i > o.shard_n) bad("--shard: '" + v + "': I must be between 1 and N");
     } else if (a == "--quiet")
       o.quiet = true;
+    else if (a == "--stop-on-first")
+      o.stop_on_first = true;
     else if (a == "-h" || a == "--help") {
       std::cout << kUsage;
       std::exit(0);
@@ -451,6 +454,7 @@ cell_spec base_cell(const options &o, const scenario *s) {
   c.iterations = o.iterations;
   c.cpus = o.cpus;
   c.frames = o.frames;
+  c.stop_on_first = o.stop_on_first;
   return c;
 }
 
@@ -492,17 +496,25 @@ int run_scenarios(const options &o) {
 
 // ---- kill matrix -----------------------------------------------------------
 
-int run_kill_matrix(const options &o) {
+// A kill-matrix job: one mutant and one seed, its scenarios tried in the
+// table's order until one kills it (its time to detection includes the
+// time spent in the scenarios that did not); or one control cell.
+struct km_job {
   std::vector<cell_spec> cells;
+  bool control = false;
+};
+
+int run_kill_matrix(const options &o) {
+  std::vector<km_job> jobs;
   std::set<std::string> used;
   size_t index = 0;
   for (auto &m : kMutants)
-    for (auto &sname : split(m.scenarios, ' ')) {
-      const scenario *s = find_scenario(sname);
-      if (!s || !s->make) continue;
-      used.insert(sname);
-      for (unsigned k = 0; k < o.seeds; k++, index++) {
-        if (!in_shard(o, index)) continue;
+    for (unsigned k = 0; k < o.seeds; k++, index++) {
+      km_job job;
+      for (auto &sname : split(m.scenarios, ' ')) {
+        const scenario *s = find_scenario(sname);
+        if (!s || !s->make) continue;
+        used.insert(sname);
         cell_spec c = base_cell(o, s);
         c.proto = runtime_protocol{m.base, m.id, false};
         c.md = mode::lockstep;
@@ -510,8 +522,9 @@ int run_kill_matrix(const options &o) {
         c.seed = o.seed + k;
         c.duration_s = o.budget;
         c.stop_on_first = true;
-        cells.push_back(c);
+        job.cells.push_back(c);
       }
+      if (in_shard(o, index) && !job.cells.empty()) jobs.push_back(job);
     }
   // The correct generations on the same cells: zero forbidden outcomes.
   const double control = std::min(o.budget, 0.5);
@@ -525,12 +538,38 @@ int run_kill_matrix(const options &o) {
         c.threads = c.sc->nr_roles;
         c.seed = o.seed + k;
         c.duration_s = control;
-        cells.push_back(c);
+        jobs.push_back({{c}, true});
       }
   progress pg;
   pg.tty = isatty(2);
   pg.quiet = o.quiet;
-  auto results = run_cells(cells, pg, 2);
+  pg.total = jobs.size();
+  const unsigned hw = std::max(1u, std::thread::hardware_concurrency());
+  const int conc = static_cast<int>(std::max(1u, hw / 2));
+  for (auto &j : jobs) pg.seconds_left += j.control ? control : o.budget / 4;
+  pg.seconds_left /= conc;
+  std::vector<std::vector<cell_result>> job_results(jobs.size());
+  tbb::task_arena arena(conc);
+  arena.execute([&] {
+    tbb::parallel_for(
+        size_t(0), jobs.size(),
+        [&](size_t i) {
+          double spent = 0;
+          for (auto &c : jobs[i].cells) {
+            cell_result r = run_cell(c);
+            if (r.violation_count) r.time_to_detect_s += spent;
+            spent += r.elapsed_s;
+            const bool killed = r.violation_count > 0;
+            job_results[i].push_back(std::move(r));
+            if (killed) break;
+          }
+          pg.update(job_results[i].back(), job_results[i].back().elapsed_s / conc);
+        },
+        tbb::simple_partitioner());
+  });
+  std::vector<cell_result> results;
+  for (auto &jr : job_results)
+    for (auto &r : jr) results.push_back(std::move(r));
 
   int rc = 0;
   json j;
@@ -614,7 +653,7 @@ int run_kill_matrix(const options &o) {
   j.end_obj();
   if (!o.json_path.empty()) write_file(o.json_path, j.str());
   std::printf("End of test: %s (kill matrix: seeds=%u budget=%g cells=%zu control failures=%zu)\n",
-              rc ? "FAILURE" : "SUCCESS", o.seeds, o.budget, cells.size(), control_fail);
+              rc ? "FAILURE" : "SUCCESS", o.seeds, o.budget, results.size(), control_fail);
   return rc;
 }
 

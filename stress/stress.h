@@ -16,8 +16,8 @@
 
 #include <atomic>
 #include <chrono>
-#include <cstring>
 #include <cstdint>
+#include <cstring>
 #include <map>
 #include <memory>
 #include <random>
@@ -88,7 +88,9 @@ struct inject_hooks final : step_hooks {
     if (ticket && align_label && std::strcmp(label, align_label) == 0) {
       align->meet(role, ticket);
       ticket = 0;
-      for (unsigned n = r.below(align_jitter + 1); n; n--) cpu_relax();
+      // A fine-grained delay (a fraction of a nanosecond a step): PAUSE is
+      // far too coarse to sweep a window of a few instructions.
+      for (unsigned n = r.below(align_jitter + 1); n; n--) barrier();
     }
     if (!enabled) return;
     const uint64_t x = r.next();
@@ -176,7 +178,7 @@ struct lockstep_instance {
   }
   virtual unsigned align_jitter(unsigned role) const {
     (void)role;
-    return 48;
+    return 128;
   }
 };
 
