@@ -6,10 +6,11 @@
 //  - value-returning RMWs (test_and_*) are fully ordered: seq_cst. g++ 12
 //    lowers `fetch_or(m) & m` to `lock bts` (tests/codegen checks it).
 //  - test_bit is a READ_ONCE-like load: relaxed.
-//  - __set_bit/__clear_bit are plain load-modify-store: only for a word no
-//    other CPU can touch (a page not yet published, or being freed). They are
-//    deliberately *plain* memory accesses so ThreadSanitizer sees a misuse
-//    on a live page (mutant b12_nonatomic_flag).
+//  - __set_bit/__clear_bit are a separate load and store (a lost update if
+//    another CPU writes the word in between): only for a word no other CPU
+//    can write (a page not yet published, or being freed). The B12 mutant's
+//    misuse on a live page is a deliberately plain RMW that ThreadSanitizer
+//    reports (rmap.h nonatomic_flag_update).
 // W is Atomic<unsigned long> for any atomic policy with fetch_or/fetch_and/
 // fetch_xor/load; nr may exceed the word size (bitmap), as in the kernel.
 #pragma once
@@ -88,27 +89,33 @@ ANONX_INLINE void clear_bit_unlock(unsigned nr, W *addr) {
   addr[BIT_WORD(nr)].fetch_and(~BIT_MASK(nr), std::memory_order_release);
 }
 
-// The plain word behind an atomic: what the kernel's non-atomic bitops touch.
-// The atomic policy must be layout-compatible with unsigned long.
+// The plain word behind an atomic: what a deliberately plain access (the
+// B12 mutant's read-modify-write on a live page) touches. The atomic policy
+// must be layout-compatible with unsigned long.
 template <class W>
 ANONX_INLINE unsigned long *plain_word(W *addr, unsigned nr) {
   static_assert(sizeof(W) == sizeof(unsigned long), "atomic word must be a bare word");
   return reinterpret_cast<unsigned long *>(addr + BIT_WORD(nr));
 }
 
-// Non-atomic set: plain load, or, plain store. Lost update if any other CPU
-// writes any bit of the word concurrently (B12).
+// Non-atomic set: a load, an or, a store, as two separate single-word
+// accesses (relaxed): an update by another CPU between them is lost (B12),
+// exactly as with the kernel's plain RMW. The accesses themselves are
+// atomic because lockless readers legitimately read the flags of a page
+// being prepared (GUP-fast on a stale PTE, PFN walkers): the kernel
+// tolerates those reads, and so must ThreadSanitizer. Allowed only while no
+// other CPU can *write* any bit of the word.
 template <class W>
 ANONX_INLINE void __set_bit(unsigned nr, W *addr) {
-  unsigned long *p = plain_word(addr, nr);
-  *p = *p | BIT_MASK(nr);
+  W &w = addr[BIT_WORD(nr)];
+  w.store(w.load(std::memory_order_relaxed) | BIT_MASK(nr), std::memory_order_relaxed);
 }
 
-// Non-atomic clear: plain load, and, plain store (same rule as __set_bit).
+// Non-atomic clear: same rule as __set_bit.
 template <class W>
 ANONX_INLINE void __clear_bit(unsigned nr, W *addr) {
-  unsigned long *p = plain_word(addr, nr);
-  *p = *p & ~BIT_MASK(nr);
+  W &w = addr[BIT_WORD(nr)];
+  w.store(w.load(std::memory_order_relaxed) & ~BIT_MASK(nr), std::memory_order_relaxed);
 }
 
 }  // namespace anonx

@@ -65,7 +65,10 @@ long gup_pte_range(Env &env, typename Env::mm_t &mm, pmd_t pmd, unsigned long ad
   for (; addr < end; addr++) {
     auto *ptep = &table.pte[pte_index(addr)];
     env.at("B1");
-    const pte_t pte{ptep->load(std::memory_order_relaxed)};  // ptep_get_lockless
+    // ptep_get_lockless: READ_ONCE; the accesses to the page it points at are
+    // ordered after it by the address dependency (consume), modelled as
+    // acquire (a plain MOV on x86; visible to ThreadSanitizer).
+    const pte_t pte{ptep->load(std::memory_order_acquire)};
     if constexpr (Env::oracles) {
       if (!table.in_use.load(std::memory_order_relaxed)) {
         report_violation("walk-of-freed-table", -1, "GUP-fast read a freed page table");
@@ -152,7 +155,7 @@ long lockless_pages_from_mm(Env &env, typename Env::mm_t &mm, unsigned long star
   const unsigned long end = start + static_cast<unsigned long>(nr_pages);
   for (unsigned long addr = start; addr < end;) {
     const unsigned long next = std::min(end, mm.pmd_start(addr) + PTRS_PER_PTE);
-    const pmd_t pmd{mm.pmd_offset(addr)->load(std::memory_order_relaxed)};
+    const pmd_t pmd{mm.pmd_offset(addr)->load(std::memory_order_acquire)};  // pmdp_get_lockless
     const long before = nr;
     if (pmd_trans_huge(pmd))
       nr = gup_huge_pmd(env, mm, pmd, addr, next, flags, pages, nr);

@@ -282,8 +282,9 @@ int handle_mm_fault(Env &env, typename Env::mm_t &mm, unsigned long addr, unsign
     if (vma_is_file(*vma) && write) {  // do_cow_fault: a private anon copy, exclusive
       table.ptl.unlock();
       get_page(env.pfn_to_page(vma_file_pfn(*vma, addr)));
-      return wp_page_copy(env, mm, *vma, addr, table, pte, env.pfn_to_page(vma_file_pfn(*vma, addr)),
-                          flags & ~FAULT_FLAG_FORCE, /*old_mapped=*/false);
+      return wp_page_copy(env, mm, *vma, addr, table, pte,
+                          env.pfn_to_page(vma_file_pfn(*vma, addr)), flags & ~FAULT_FLAG_FORCE,
+                          /*old_mapped=*/false);
     }
     if (vma_is_file(*vma))
       do_read_fault_file(env, *vma, addr, ptep);

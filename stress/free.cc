@@ -223,19 +223,35 @@ void run_free_group(const cell_spec &spec, std::vector<actor *> &actors, std::at
   cpu_access(a0.env, w.mm, kAnon - 1, 0, true, &zero);
   if (kinds & K_KSM) w.kpage = ksm_new_stable_page(a0.env, page_at(a0, w.mm, kAnon - 1)->pfn, 7);
 
-  std::vector<unsigned> list;
+  // The pin holders and the process on the first half of the threads, the
+  // paths that race with them (fork, reclaim, migration, KSM, ...) on the
+  // second half: a pin is never held across a path running on its own CPU.
+  std::vector<unsigned> holders, paths;
   for (unsigned k = 1; k <= K_CHECKER; k <<= 1)
-    if (kinds & k) list.push_back(k);
+    if (kinds & k) (k & (K_PINNER | K_PROCESS | K_LRU | K_CHECKER) ? holders : paths).push_back(k);
   const unsigned n = static_cast<unsigned>(actors.size());
+  const unsigned nh = n == 1 ? 1 : std::max(1u, n / 2);
+  auto assign = [&](unsigned i) {
+    std::vector<unsigned> mine;
+    if (n == 1) {
+      mine = holders;
+      mine.insert(mine.end(), paths.begin(), paths.end());
+    } else if (i < nh) {
+      for (unsigned j = 0; j < holders.size(); j++)
+        if (j % nh == i) mine.push_back(holders[j]);
+    } else {
+      for (unsigned j = 0; j < paths.size(); j++)
+        if (j % (n - nh) == i - nh) mine.push_back(paths[j]);
+    }
+    if (mine.empty()) mine.push_back(K_PROCESS);
+    return mine;
+  };
   std::vector<std::thread> threads;
   for (unsigned i = 0; i < n; i++) {
     threads.emplace_back([&, i] {
       actor &a = *actors[i];
       this_cpu_report() = {&sink, static_cast<int>(a.env.cpu), 0};
-      std::vector<unsigned> mine;
-      for (unsigned j = 0; j < list.size(); j++)
-        if (j % n == i) mine.push_back(list[j]);
-      if (mine.empty()) mine.push_back(K_PROCESS);
+      const std::vector<unsigned> mine = assign(i);
       while (!stop.load(std::memory_order_relaxed)) {
         op(a, w, mine[a.r.below(static_cast<unsigned>(mine.size()))], kinds);
         ++a.ops;

@@ -4,6 +4,8 @@
 #include <pthread.h>
 #include <sched.h>
 
+#include <algorithm>
+
 #include "stress.h"
 
 namespace anonx::stress {
@@ -24,7 +26,15 @@ struct group {
   std::unique_ptr<lockstep_instance> inst;
   std::unique_ptr<spin_barrier> bar;
   std::atomic<bool> stop{false};
-  std::map<std::string, std::pair<uint64_t, grade>> outcomes;  // role 0 only
+  // Outcome histogram, role 0 only: keyed by the name's address and whether
+  // a violation was reported in the iteration (no allocation per iteration).
+  struct bucket {
+    const char *name;
+    bool violated;
+    grade g;
+    uint64_t count;
+  };
+  std::vector<bucket> outcomes;
   align_point align;
   uint64_t iterations = 0;
 };
@@ -74,21 +84,25 @@ void lockstep_thread(const cell_spec &spec, group &g, actor &a, violation_sink &
     a.hooks.ticket = it + 1;
     this_cpu_report().iteration = it;
     spin_for(a.r.below(inst.jitter(a.role) + 1));
+    for (unsigned n = a.r.below(64); n; n--) barrier();  // fine-grained offset
     inst.step(a);
     ++a.ops;
     a.hooks.ticket = 0;
     g.bar->wait();
     if (a.role == 0) {
       outcome o = inst.check(a);
-      if (sink.total() > before) {
+      const bool violated = sink.total() > before;
+      if (violated)
         o.g = grade::forbidden;
-        o.name += "+violation";
-      } else if (o.g == grade::forbidden) {
-        report_violation(("forbidden:" + o.name).c_str(), -1, "forbidden outcome");
-      }
-      auto &slot = g.outcomes[o.name];
-      slot.first++;
-      slot.second = o.g;
+      else if (o.g == grade::forbidden)
+        report_violation((std::string("forbidden:") + o.name).c_str(), -1, "forbidden outcome");
+      auto it_b = std::find_if(g.outcomes.begin(), g.outcomes.end(), [&](const group::bucket &b) {
+        return b.name == o.name && b.violated == violated;
+      });
+      if (it_b == g.outcomes.end())
+        g.outcomes.push_back({o.name, violated, o.g, 1});
+      else
+        it_b->count++;
       inst.reset(a);
     }
     ++it;
@@ -160,10 +174,10 @@ cell_result run_cell(const cell_spec &spec) {
   }
   for (auto &g : groups) {
     res.iterations += lockstep ? g->iterations : 0;
-    for (auto &[name, v] : g->outcomes) {
-      auto &slot = res.outcomes[name];
-      slot.first += v.first;
-      slot.second = v.second;
+    for (auto &b : g->outcomes) {
+      auto &slot = res.outcomes[std::string(b.name) + (b.violated ? "+violation" : "")];
+      slot.first += b.count;
+      slot.second = b.g;
     }
   }
   if (!lockstep) res.iterations = res.ops;

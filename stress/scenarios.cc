@@ -311,7 +311,7 @@ struct wp_fault_vs_pin final : fork_base {
   }
   // The R/O pin must sometimes come before the parent's write fault (a
   // pin of the still-shared page) and sometimes after it.
-  unsigned jitter(unsigned role) const override { return role == 1 ? 64 : 256; }
+  unsigned jitter(unsigned role) const override { return role == 1 ? 64 : 0; }
   void step(actor &a) override {
     if (a.role == 0) {
       store(a, mm, A, 1, 0x5000000000000000ull | a.iteration);
@@ -363,7 +363,7 @@ struct vmsplice_cow final : fork_base {
     store(a, mm, A, 0, old);
     dup_mmap(a.env, *child, mm);
   }
-  unsigned jitter(unsigned role) const override { return role == 1 ? 2048 : 64; }
+  unsigned jitter(unsigned role) const override { return role == 1 ? 64 : 0; }
   void step(actor &a) override {
     if (a.role == 0) {  // the child: vmsplice (FOLL_GET, R/O), then unmap
       if (get_user_pages_fast(a.env, *child, A, 1, 0, &ref) != 1) ref = nullptr;
@@ -420,7 +420,6 @@ struct force_write_vs_zap final : lockstep_instance {
       if (pte_present(pte)) ptep->store(pte_mkdirty(pte).v, std::memory_order_release);
     }
   }
-  unsigned jitter(unsigned role) const override { return role == 1 ? 1024 : 64; }
   void step(actor &a) override {
     if (a.role == 0) {  // write(/proc/self/mem): FOLL_FORCE|FOLL_WRITE on a R/O private mapping
       page *p = nullptr;
@@ -465,7 +464,6 @@ struct thp_collapse_vs_gup_fast final : lockstep_instance {
   void populate(actor &a) {
     for (unsigned long x = THP_BASE; x < THP_BASE + PTRS_PER_PTE; x++) store(a, mm, x, 0, x);
   }
-  unsigned jitter(unsigned role) const override { return role == 1 ? 512 : 64; }
   void step(actor &a) override {
     if (a.role == 0)
       collapsed = collapse_huge_page(a.env, mm, T);
@@ -623,7 +621,6 @@ struct munmap_vs_gup_fast final : lockstep_instance {
     if (!mm.find_vma(U)) mmap_region(a.env, mm, UNMAP_BASE, PTRS_PER_PTE, VM_READ | VM_WRITE);
     store(a, mm, U, 0, a.iteration);
   }
-  unsigned jitter(unsigned role) const override { return role == 1 ? 1024 : 64; }
   void step(actor &a) override {
     if (a.role == 0)
       do_munmap(a.env, mm, UNMAP_BASE, UNMAP_BASE + PTRS_PER_PTE);
