@@ -272,7 +272,8 @@ def cmd_compare(parser, a, b):
         print('bench.py: compare.py needs scipy and numpy: install Debian python3-scipy',
               file=sys.stderr)
         return 1
-    return subprocess.run([sys.executable, COMPARE_PY, 'benchmarks', a, b]).returncode
+    color = [] if sys.stdout.isatty() else ['--no-color']
+    return subprocess.run([sys.executable, COMPARE_PY] + color + ['benchmarks', a, b]).returncode
 
 
 def unique_path(path):
@@ -290,10 +291,21 @@ def write_json_atomic(path, doc):
     fd, tmp = tempfile.mkstemp(prefix='.bench-', suffix='.json.tmp', dir=d)
     try:
         with os.fdopen(fd, 'w') as f:
-            json.dump(doc, f, indent=1)
-            f.write('\n')
+            # Google Benchmark's layout, one benchmark entry per line: small
+            # and still diffable.
+            rest = {k: v for k, v in doc.items() if k != 'benchmarks'}
+            f.write('{\n')
+            for k, v in rest.items():
+                f.write('%s: %s,\n' % (json.dumps(k), json.dumps(v, indent=1)))
+            f.write('"benchmarks": [\n')
+            entries = doc.get('benchmarks', [])
+            for i, b in enumerate(entries):
+                f.write(json.dumps(b, separators=(',', ':')))
+                f.write(',\n' if i + 1 < len(entries) else '\n')
+            f.write(']\n}\n')
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
