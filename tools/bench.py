@@ -28,6 +28,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import time
 
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 COMPARE_PY = '/usr/share/benchmark/compare.py'
@@ -243,6 +244,17 @@ def anonx_context(exe):
     return ctx
 
 
+def busy_seconds():
+    """CPU-seconds the whole machine has spent busy since boot (/proc/stat)."""
+    try:
+        with open('/proc/stat') as f:
+            v = [int(x) for x in f.readline().split()[1:]]
+        idle = v[3] + (v[4] if len(v) > 4 else 0)
+        return (sum(v[:8]) - idle) / os.sysconf('SC_CLK_TCK')
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 def host_name():
     h = socket.gethostname().split('.')[0] or 'host'
     return re.sub(r'[^A-Za-z0-9_]', '_', h)
@@ -359,11 +371,16 @@ def cmd_run(parser, args):
                '--benchmark_out_format=json',
                '--benchmark_repetitions=%d' % p['repetitions'],
                '--benchmark_min_time=%g' % p['min_time'],
-               '--benchmark_report_aggregates_only=true']
+               '--benchmark_report_aggregates_only=true',
+               # Repetitions of all benchmarks in random order: a burst of
+               # outside load spreads over many medians instead of ruining one.
+               '--benchmark_enable_random_interleaving=true']
         if args.filter is not None:
             cmd.append('--benchmark_filter=' + args.filter)
         print('bench.py: ' + ' '.join(cmd), file=sys.stderr)
+        busy0, t0, kids0 = busy_seconds(), time.monotonic(), os.times()
         rc = subprocess.run(cmd).returncode
+        busy1, t1, kids1 = busy_seconds(), time.monotonic(), os.times()
         if rc != 0:
             print('bench.py: anonx-bench exited with %d' % rc, file=sys.stderr)
             return 1
@@ -385,6 +402,15 @@ def cmd_run(parser, args):
     ctx['anonx_mode'] = mode
     ctx['anonx_repetitions'] = p['repetitions']
     ctx['anonx_min_time_s'] = p['min_time']
+    ctx['anonx_wall_s'] = round(t1 - t0, 1)
+    # CPU time of other processes during the run: the machine's busy time
+    # minus anonx-bench's own. Contended benchmarks are meaningless under load.
+    external = None
+    if busy0 is not None and busy1 is not None:
+        own = (kids1.children_user + kids1.children_system -
+               kids0.children_user - kids0.children_system)
+        external = max(0.0, (busy1 - busy0) - own)
+        ctx['anonx_external_cpu_s'] = round(external, 1)
     if opts:
         ctx['meson_buildtype'] = opts.get('buildtype')
         ctx['meson_optimization'] = opts.get('optimization')
@@ -396,6 +422,11 @@ def cmd_run(parser, args):
     write_json_atomic(final, doc)
     print('bench.py: recorded %s' % os.path.relpath(final))
 
+    if external is not None:
+        share = external / max(1e-9, (t1 - t0) * ncpu)
+        print('bench.py: other processes used %.1f CPU-s during the %.0f s run (%.0f%% of the '
+              'machine)%s' % (external, t1 - t0, 100 * share,
+                               '; the gates are unreliable' if share > 0.05 else ''))
     failed = False
     print('gates (median real_time of this run; ratio threshold status):')
     for r in compute_gates(doc):
