@@ -34,7 +34,7 @@ TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 COMPARE_PY = '/usr/share/benchmark/compare.py'
 BENCH_EXE = os.path.join('bench', 'anonx-bench')
 
-FULL = {'repetitions': 5, 'min_time': 0.2}
+FULL = {'repetitions': 5, 'min_time': 0.1}
 QUICK = {'repetitions': 3, 'min_time': 0.05}
 
 # PTL implementation (meson -Dptl) -> its benchmark in bench/ptl_bench.cc.
