@@ -87,6 +87,7 @@ void lockstep_thread(const cell_spec &spec, group &g, actor &a, violation_sink &
     for (unsigned n = a.r.below(64); n; n--) barrier();  // fine-grained offset
     inst.step(a);
     ++a.ops;
+    if (a.hooks.ticket && a.hooks.align_label) g.align.leave(a.role, a.hooks.ticket);
     a.hooks.ticket = 0;
     g.bar->wait();
     if (a.role == 0) {

@@ -65,10 +65,16 @@ struct align_point {
   alignas(kNoFalseSharing) std::atomic<uint64_t> arrived[2] = {};
   void meet(unsigned role, uint64_t ticket) {
     arrived[role & 1].store(ticket, std::memory_order_release);
-    for (unsigned spins = 0; spins < 40000; spins++) {
+    for (unsigned spins = 0; spins < 4096 + 400; spins++) {  // at most ~20 us
       if (arrived[(role & 1) ^ 1].load(std::memory_order_acquire) >= ticket) return;
       if (spins >= 4096) cpu_relax();
     }
+  }
+  // A role whose step ended without reaching its label: the other need not
+  // wait for it.
+  void leave(unsigned role, uint64_t ticket) {
+    if (arrived[role & 1].load(std::memory_order_relaxed) < ticket)
+      arrived[role & 1].store(ticket, std::memory_order_release);
   }
 };
 
