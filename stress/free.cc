@@ -39,29 +39,9 @@ struct world {
   }
 };
 
-long mapped_pfn(mm_struct &mm, unsigned long addr) NO_THREAD_SAFETY_ANALYSIS {
-  auto *pmdp = mm.pmd_offset(addr);
-  {
-    lock_guard<spinlock_t> g(mm.page_table_lock);
-    const pmd_t pmd{pmdp->load(std::memory_order_relaxed)};
-    if (pmd_trans_huge(pmd)) return static_cast<long>(pte_pfn(pmd) + pte_index(addr));
-    if (!pmd_table(pmd)) return -1;
-  }
-  auto *table = pte_table_of<stress_env>(mm, addr);
-  if (!table) return -1;
-  lock_guard<ptl_t> ptl(table->ptl);
-  const pte_t pte{table->pte[pte_index(addr)].load(std::memory_order_relaxed)};
-  return pte_present(pte) ? static_cast<long>(pte_pfn(pte)) : -1;
-}
-
 unsigned long long raw_pte(mm_struct &mm, unsigned long addr) {
   auto *table = pte_table_of<stress_env>(mm, addr);
   return table ? table->pte[pte_index(addr)].load() : 0xffffffffull;
-}
-
-page *page_at(actor &a, mm_struct &mm, unsigned long addr) {
-  const long pfn = mapped_pfn(mm, addr);
-  return pfn < 0 ? nullptr : a.env.pfn_to_page(static_cast<unsigned long>(pfn));
 }
 
 unsigned long pick_addr(actor &a, unsigned kinds) {

@@ -17,27 +17,6 @@ constexpr unsigned long A = 3;              // the page under test (first PMD)
 constexpr unsigned long THP_BASE = 512;     // second PMD: THP scenarios
 constexpr unsigned long UNMAP_BASE = 1024;  // third PMD: munmap scenario
 
-// The pfn mapped at addr (PTE or huge PMD), or -1 when not present.
-long mapped_pfn(mm_struct &mm, unsigned long addr) NO_THREAD_SAFETY_ANALYSIS {
-  auto *pmdp = mm.pmd_offset(addr);
-  {
-    lock_guard<spinlock_t> g(mm.page_table_lock);
-    const pmd_t pmd{pmdp->load(std::memory_order_relaxed)};
-    if (pmd_trans_huge(pmd)) return static_cast<long>(pte_pfn(pmd) + pte_index(addr));
-    if (!pmd_table(pmd)) return -1;
-  }
-  auto *table = pte_table_of<stress_env>(mm, addr);
-  if (!table) return -1;
-  lock_guard<ptl_t> ptl(table->ptl);
-  const pte_t pte{table->pte[pte_index(addr)].load(std::memory_order_relaxed)};
-  return pte_present(pte) ? static_cast<long>(pte_pfn(pte)) : -1;
-}
-
-page *page_at(actor &a, mm_struct &mm, unsigned long addr) {
-  const long pfn = mapped_pfn(mm, addr);
-  return pfn < 0 ? nullptr : a.env.pfn_to_page(static_cast<unsigned long>(pfn));
-}
-
 bool store(actor &a, mm_struct &mm, unsigned long addr, unsigned word, uint64_t v) {
   return cpu_access(a.env, mm, addr, word, true, &v);
 }
