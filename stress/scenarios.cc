@@ -168,9 +168,18 @@ struct fork_base : one_page {
     if (child) exit_mmap(a.env, *child);
     child = std::make_unique<mm_struct>(m);
   }
+  // Each round starts from: a fresh child mm, the page written (exclusive,
+  // writable), then the scenario's own preparation.
+  virtual void prepare(actor &) {}
   void setup(actor &a) override {
     one_page::setup(a);
     new_child(a);
+    prepare(a);
+  }
+  void reset(actor &a) override {
+    new_child(a);
+    one_page::reset(a);
+    prepare(a);
   }
   // Parent and child never see each other's writes after the fork.
   void check_isolation(actor &a) {
@@ -214,10 +223,6 @@ struct fork_vs_gup_fast final : fork_base {
     if (pinned && shared) return {"pinned+shared", grade::forbidden};
     return {pinned ? "pinned" : "not-pinned", grade::acceptable};
   }
-  void reset(actor &a) override {
-    new_child(a);
-    one_page::reset(a);
-  }
 };
 
 // ---- fork with a pinned page (B5) ------------------------------------------
@@ -225,11 +230,7 @@ struct fork_vs_gup_fast final : fork_base {
 struct fork_vs_pin final : fork_base {
   using fork_base::fork_base;
   page *pin = nullptr;
-  void setup(actor &a) override {
-    fork_base::setup(a);
-    pin_page(a);
-  }
-  void pin_page(actor &a) {
+  void prepare(actor &a) override {
     if (pin_user_pages(a.env, mm, A, 1, FOLL_WRITE | FOLL_LONGTERM, &pin) != 1) pin = nullptr;
   }
   void step(actor &a) override {
@@ -252,11 +253,6 @@ struct fork_vs_pin final : fork_base {
     return shared ? outcome{"child-shares-pinned", grade::forbidden}
                   : outcome{"child-got-copy", grade::acceptable};
   }
-  void reset(actor &a) override {
-    new_child(a);
-    one_page::reset(a);
-    pin_page(a);
-  }
   void teardown(actor &a) override {
     if (pin) unpin_user_page(a.env, pin);
     fork_base::teardown(a);
@@ -269,15 +265,11 @@ struct wp_fault_vs_pin final : fork_base {
   using fork_base::fork_base;
   page *pin = nullptr;
   bool ro_round = false;
-  void setup(actor &a) override {
-    fork_base::setup(a);
-    prepare(a);
-  }
   // Even rounds: a R/W longterm pin (io_uring fixed buffer), then
   // mprotect(R/O)+mprotect(R/W): the PTE is R/O, the page exclusive and
   // pinned (cow.c case 7). Odd rounds: the page is shared with a child and a
   // R/O pin races with the parent's write (cow.c cases 9/10).
-  void prepare(actor &a) {
+  void prepare(actor &a) override {
     ro_round = a.iteration & 1;
     if (!ro_round) {
       if (pin_user_pages(a.env, mm, A, 1, FOLL_WRITE | FOLL_LONGTERM, &pin) != 1) pin = nullptr;
@@ -316,11 +308,6 @@ struct wp_fault_vs_pin final : fork_base {
     if (!coherent) return {ro_round ? "ro-pin-wrong-cow" : "wrong-cow", grade::forbidden};
     return {ro_round ? "ro-pin-coherent" : "pin-coherent", grade::acceptable};
   }
-  void reset(actor &a) override {
-    new_child(a);
-    one_page::reset(a);
-    prepare(a);
-  }
   void teardown(actor &a) override {
     if (pin) unpin_user_page(a.env, pin);
     fork_base::teardown(a);
@@ -333,11 +320,7 @@ struct vmsplice_cow final : fork_base {
   using fork_base::fork_base;
   page *ref = nullptr;
   uint64_t old = 0;
-  void setup(actor &a) override {
-    fork_base::setup(a);
-    prepare(a);
-  }
-  void prepare(actor &a) {
+  void prepare(actor &a) override {
     old = 0x01D0000000000000ull | a.iteration;
     store(a, mm, A, 0, old);
     dup_mmap(a.env, *child, mm);
@@ -362,11 +345,6 @@ struct vmsplice_cow final : fork_base {
     }
     return leak ? outcome{"pipe-sees-parent-write", grade::forbidden}
                 : outcome{"pipe-sees-old-data", grade::acceptable};
-  }
-  void reset(actor &a) override {
-    new_child(a);
-    one_page::reset(a);
-    prepare(a);
   }
 };
 

@@ -27,13 +27,10 @@
 #include <tuple>
 
 #include "anonx.h"
+#include "model_rig.h"
 
 namespace anonx {
 namespace {
-
-struct nohooks : step_hooks {
-  void at(const char *) override {}
-};
 
 enum class kind { base, thp };
 const char *kind_name(kind k) { return k == kind::base ? "base" : "thp"; }
@@ -60,36 +57,17 @@ struct outcome {
 };
 
 // One selftest run: a machine, the process (parent) and maybe a child.
-class cow_world {
+class cow_world : public testing::model_rig {
  public:
   cow_world(kind k, generation g, mutant mu)
-      : k_(k),
+      : model_rig(g, mu),
+        k_(k),
         start_(k == kind::base ? 0 : 512),
         len_(k == kind::base ? 16 : 512),
-        addr_(k == kind::base ? 3 : 512 + 5) {
-    env.m = &m;
-    env.cpu = 0;
-    env.stats = &st;
-    env.hooks = &h;
-    env.proto.gen = g;
-    env.proto.mut = mu;
-    this_cpu_report().sink = &sink;
-    free_small0 = m.mem.nr_free_small();
-    free_huge0 = m.mem.nr_free_huge();
-    free_swap0 = m.swap.nr_free();
-  }
-  ~cow_world() { this_cpu_report().sink = nullptr; }
-  cow_world(const cow_world &) = delete;
-  cow_world &operator=(const cow_world &) = delete;
+        addr_(k == kind::base ? 3 : 512 + 5) {}
 
-  machine m{4096, 2, 4};
-  cpu_stats st;
-  nohooks h;
-  stress_env env;
-  violation_sink sink;
   mm_struct parent{m};
   std::unique_ptr<mm_struct> child;
-  unsigned long free_small0 = 0, free_huge0 = 0, free_swap0 = 0;
 
   // mmap + populate (the selftest's memset(mem, 0, size)), here with kOld.
   // THP: the PMD must be huge, as run_with_thp() checks.

@@ -19,42 +19,20 @@
 #include <string>
 
 #include "anonx.h"
+#include "model_rig.h"
 
 namespace anonx {
 namespace {
 
-struct nohooks : step_hooks {
-  void at(const char *) override {}
-};
+using testing::model_rig;
 
 constexpr unsigned long kFrames = 4096;
 constexpr unsigned long kHugeBlocks = 2;
 constexpr unsigned kTables = 64;  // basic_machine's default table pool
 
 // One machine, its CPU 0 environment and a private violation sink.
-struct world {
-  machine m{kFrames, kHugeBlocks, 4};
-  cpu_stats st;
-  nohooks h;
-  stress_env env;
-  violation_sink sink;
-  unsigned long free_small0, free_huge0, free_swap0;
-
-  explicit world(generation g, mutant mu = mutant::none) {
-    env.m = &m;
-    env.cpu = 0;
-    env.stats = &st;
-    env.hooks = &h;
-    env.proto.gen = g;
-    env.proto.mut = mu;
-    this_cpu_report().sink = &sink;
-    free_small0 = m.mem.nr_free_small();
-    free_huge0 = m.mem.nr_free_huge();
-    free_swap0 = m.swap.nr_free();
-  }
-  ~world() { this_cpu_report().sink = nullptr; }
-  world(const world &) = delete;
-  world &operator=(const world &) = delete;
+struct world : model_rig {
+  explicit world(generation g, mutant mu = mutant::none) : model_rig(g, mu, kFrames, kHugeBlocks) {}
 
   // The entry mapping addr: the huge PMD itself, the PTE, or none.
   pte_t entry(mm_struct &mm, unsigned long addr) {
