@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstddef>
+#include <thread>
 
 namespace anonx {
 
@@ -22,6 +23,23 @@ ANONX_INLINE void cpu_relax() {
   __builtin_ia32_pause();
 #endif
 }
+
+// A spin-wait loop's pause. The kernel spins with preemption off, so the
+// CPU it waits for is always running; in user space that "CPU" is a thread
+// the scheduler may have preempted (an oversubscribed machine, a CI box, a
+// run pinned to one core), and a pure spin would burn its whole time slice
+// each time. After ~1000 PAUSEs (~50 us here) the waiter yields instead:
+// a user-space concession, not kernel behaviour.
+struct spin_wait {
+  unsigned spins = 0;
+  ANONX_INLINE void pause() {
+    if (++spins < 1024)
+      cpu_relax();
+    else
+      yield_cpu();
+  }
+  static void yield_cpu() { std::this_thread::yield(); }
+};
 
 }  // namespace anonx
 

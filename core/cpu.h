@@ -53,7 +53,7 @@ class cpu_sections {
       if (c == self) continue;
       const unsigned long s = cpus_[c].seq.load(std::memory_order_acquire);
       if (!(s & 1)) continue;
-      while (cpus_[c].seq.load(std::memory_order_acquire) == s) cpu_relax();
+      for (spin_wait w; cpus_[c].seq.load(std::memory_order_acquire) == s;) w.pause();
     }
   }
 

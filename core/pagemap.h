@@ -17,7 +17,7 @@ ANONX_INLINE bool trylock_page(P *page) {
 // Models: lock_page().
 template <class P>
 ANONX_INLINE void lock_page(P *page) {
-  while (!trylock_page(page)) cpu_relax();
+  for (spin_wait w; !trylock_page(page);) w.pause();  // the kernel sleeps here
 }
 // Models: unlock_page(): release, pairs with trylock_page's acquire.
 template <class P>

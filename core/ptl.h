@@ -27,7 +27,7 @@ class CAPABILITY("mutex") ttas_lock {
   void lock() ACQUIRE() {
     for (;;) {
       if (!locked_.exchange(true, std::memory_order_acquire)) return;
-      while (locked_.load(std::memory_order_relaxed)) cpu_relax();
+      for (spin_wait w; locked_.load(std::memory_order_relaxed);) w.pause();
     }
   }
   bool try_lock() TRY_ACQUIRE(true) {
@@ -45,7 +45,7 @@ class CAPABILITY("mutex") ticket_lock {
  public:
   void lock() ACQUIRE() {
     const unsigned me = next_.fetch_add(1, std::memory_order_relaxed);
-    while (owner_.load(std::memory_order_acquire) != me) cpu_relax();
+    for (spin_wait w; owner_.load(std::memory_order_acquire) != me;) w.pause();
   }
   bool try_lock() TRY_ACQUIRE(true) {
     unsigned o = owner_.load(std::memory_order_relaxed);

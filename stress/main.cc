@@ -29,7 +29,7 @@ const char *kUsage =
     "usage: anonx-stress [--list [--json]] [--scenario NAME[,NAME]|all] [--protocol "
     "v5.18|v5.19|v6.2]\n"
     "                    [--mutant NAME|none] [--threads N] [--duration SECONDS] [--iterations N]\n"
-    "                    [--seed N] [--mode lockstep|free] [--inject off|random]\n"
+    "                    [--seed N] [--mode lockstep|free] [--inject off|random] [--preempt N]\n"
     "                    [--affinity none|auto|CPULIST] [--json FILE] [--kill-matrix [--seeds K]\n"
     "                    [--budget SECONDS]] [--shard I/N] [--frames N] [--stop-on-first] "
     "[--quiet]\n";
@@ -51,7 +51,8 @@ struct options {
   uint64_t iterations = 0;
   uint64_t seed = 1;
   mode md = mode::lockstep;
-  int inject = -1;  // -1: the scenario's default
+  int inject = -1;       // -1: the scenario's default
+  unsigned preempt = 4;  // lockstep: a preemption point in one iteration in N (0: none)
   std::vector<int> cpus;
   std::string affinity = "none";
   std::string json_path;
@@ -150,6 +151,10 @@ options parse(int argc, char **argv) {
         o.inject = 1;
       else
         bad("--inject: unknown value '" + v + "' (off, random)");
+    } else if (a == "--preempt") {
+      const uint64_t v = parse_u64("--preempt", need(i), false);
+      if (v > 1000000) bad("--preempt: '" + std::to_string(v) + "' is above 1000000");
+      o.preempt = static_cast<unsigned>(v);
     } else if (a == "--affinity") {
       o.affinity = need(i);
       const unsigned ncpu = std::max(1u, std::thread::hardware_concurrency());
@@ -280,8 +285,8 @@ std::string rerun_line(const options &o, const cell_result &r) {
     << generation_name(r.spec.proto.gen) << " --mutant " << mutant_name(r.spec.proto.mut)
     << " --threads " << r.spec.threads << " --mode "
     << (r.spec.md == mode::lockstep ? "lockstep" : "free") << " --inject "
-    << (r.spec.inject ? "random" : "off") << " --seed " << r.spec.seed << " --duration "
-    << r.spec.duration_s;
+    << (r.spec.inject ? "random" : "off") << " --preempt " << r.spec.preempt << " --seed "
+    << r.spec.seed << " --duration " << r.spec.duration_s;
   return s.str();
 }
 
@@ -292,6 +297,7 @@ void write_run(json &j, const cell_result &r) {
       .kv("mutant", mutant_name(r.spec.proto.mut))
       .kv("mode", r.spec.md == mode::lockstep ? "lockstep" : "free")
       .kv("inject", r.spec.inject)
+      .kv("preempt_one_in", r.spec.preempt)
       .kv("threads", r.spec.threads)
       .kv("seed", r.spec.seed)
       .kv("duration_s", r.elapsed_s)
@@ -449,6 +455,7 @@ cell_spec base_cell(const options &o, const scenario *s) {
   c.threads = o.threads;
   c.md = o.md;
   c.inject = o.inject < 0 ? s->inject_default : o.inject == 1;
+  c.preempt = o.preempt;
   c.seed = o.seed;
   c.duration_s = o.duration;
   c.iterations = o.iterations;

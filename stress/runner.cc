@@ -81,14 +81,14 @@ void lockstep_thread(const cell_spec &spec, group &g, actor &a, violation_sink &
     g.bar->wait();
     if (g.stop.load(std::memory_order_relaxed)) break;
     a.iteration = it;
-    a.hooks.ticket = it + 1;
+    a.hooks.begin_step(it + 1, preempt_plan::of(spec.seed, it, spec.preempt));
     this_cpu_report().iteration = it;
     spin_for(a.r.below(inst.jitter(a.role) + 1));
     for (unsigned n = a.r.below(64); n; n--) barrier();  // fine-grained offset
+    a.hooks.at("STEP");  // label 0 of every step: a role may be parked before it starts
     inst.step(a);
     ++a.ops;
-    if (a.hooks.ticket && a.hooks.align_label) g.align.leave(a.role, a.hooks.ticket);
-    a.hooks.ticket = 0;
+    a.hooks.end_step();
     g.bar->wait();
     if (a.role == 0) {
       outcome o = inst.check(a);

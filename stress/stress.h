@@ -63,18 +63,78 @@ inline void spin_for(unsigned n) {
 // earlier) lets the other go after a bounded wait.
 struct align_point {
   alignas(kNoFalseSharing) std::atomic<uint64_t> arrived[2] = {};
+  alignas(kNoFalseSharing) std::atomic<uint64_t> progress[2] = {};
+
+  // Every wait here: a tight spin (the partner runs on another CPU and
+  // arrives within nanoseconds), then up to 32 yields and 200 us of wall
+  // time. The yields matter when the partner is not running — an
+  // oversubscribed machine, a run pinned to one CPU — where a pure spin would
+  // give up before the partner ever got the CPU; there the first yield or
+  // two hand the CPU over. The bounds keep a role whose partner is blocked
+  // on a lock the waiter holds from stalling the iteration for long.
+  // Returns whether the partner got there (false: the wait gave up).
+  template <class Pred>
+  static bool bounded_wait(Pred here) {
+    for (unsigned spins = 0; spins < 4096; spins++)
+      if (here()) return true;
+    const auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(200);
+    for (unsigned yields = 0; yields < 32; yields++) {
+      std::this_thread::yield();
+      if (here()) return true;
+      if (std::chrono::steady_clock::now() >= until) break;
+    }
+    return false;
+  }
   void meet(unsigned role, uint64_t ticket) {
     arrived[role & 1].store(ticket, std::memory_order_release);
-    for (unsigned spins = 0; spins < 4096 + 400; spins++) {  // at most ~20 us
-      if (arrived[(role & 1) ^ 1].load(std::memory_order_acquire) >= ticket) return;
-      if (spins >= 4096) cpu_relax();
-    }
+    bounded_wait([&] { return arrived[(role & 1) ^ 1].load(std::memory_order_acquire) >= ticket; });
   }
   // A role whose step ended without reaching its label: the other need not
   // wait for it.
   void leave(unsigned role, uint64_t ticket) {
     if (arrived[role & 1].load(std::memory_order_relaxed) < ticket)
       arrived[role & 1].store(ticket, std::memory_order_release);
+  }
+  // Preemption points (preempt_plan): progress[role] is 2*ticket once the
+  // role has reached its release point, 2*ticket+1 once its step is over.
+  void publish(unsigned role, uint64_t value) {
+    progress[role & 1].store(value, std::memory_order_release);
+  }
+  bool wait_progress(unsigned role, uint64_t value) {  // the partner's
+    return bounded_wait(
+        [&] { return progress[(role & 1) ^ 1].load(std::memory_order_acquire) >= value; });
+  }
+};
+
+// Preemption points (lockstep, --preempt N): in one iteration in N, chosen
+// from the seed and the iteration number alone (so both roles agree without
+// talking), the two steps are run in a seeded interleaving instead of in
+// parallel: the *parked* role stops at a seeded labelled step of its path,
+// the *runner* runs up to a seeded labelled step of its own (or to its end),
+// then the parked role runs to the end of its step, then the runner
+// finishes:  P[0, a)  R[0, j)  P[a, end)  R[j, end).
+// That is what a CPU sees when an interrupt or a vCPU preemption lands
+// inside its window, and what PCT-style testers force at their scheduling
+// points: windows a few instructions wide, which threads racing in parallel
+// overlap only by luck, are hit on purpose, on any number of CPUs (one
+// included). The other N-1 iterations race in parallel (align_point). Every
+// wait is bounded, so a parked role holding a lock the runner needs costs
+// ~200 us, not a deadlock.
+struct preempt_plan {
+  int role = -1;              // the parked role, -1: no preemption this iteration
+  unsigned park_pick = 0;     // seeded; modulo the labels the parked role has seen
+  unsigned release_pick = 0;  // seeded; modulo the runner's labels + 1 (the end)
+  static preempt_plan of(uint64_t seed, uint64_t iteration, unsigned one_in) {
+    preempt_plan p;
+    if (!one_in) return p;
+    rng r(seed * 0x2545F4914F6CDD1Dull + iteration);
+    const uint64_t x = r.next();
+    if (x % one_in) return p;
+    p.role = static_cast<int>((x >> 32) & 1);
+    const uint64_t y = r.next();
+    p.park_pick = static_cast<unsigned>(y & 0xFFFFFFFF);
+    p.release_pick = static_cast<unsigned>(y >> 32);
+    return p;
   }
 };
 
@@ -90,7 +150,61 @@ struct inject_hooks final : step_hooks {
   unsigned align_jitter = 0;
   unsigned role = 0;
   uint64_t ticket = 0;  // iteration + 1; 0: already aligned this iteration
+  // preemption points (see preempt_plan)
+  uint64_t step_ticket = 0;   // iteration + 1 while a lockstep step runs
+  unsigned labels = 0;        // labelled steps passed in this step
+  unsigned park_at = ~0u;     // parked role: the label index to stop at
+  unsigned release_at = ~0u;  // runner: the label index where it lets the parked role go
+  unsigned max_labels = 0;    // the most labels one step of this role has passed
+  // Label indices where waits gave up: the role held what the other
+  // needed (a spinlock, whose kernel holder cannot be preempted; an
+  // IRQ-off section an IPI waits for), so the two went on in parallel after
+  // ~40 us. After 4 such give-ups an index is tried only one time in 16:
+  // rarely enough to cost little, often enough to keep the interleaving
+  // (the give-up itself is one: a flush that waited out a delayed section).
+  uint8_t stuck[64] = {};
+  bool skip(unsigned k, unsigned pick) const {
+    return k < 64 && stuck[k] >= 4 && (pick >> 28) != 0;
+  }
+  void mark_stuck(unsigned k) {
+    if (k < 64 && stuck[k] < 255) stuck[k]++;
+  }
+  void begin_step(uint64_t t, const preempt_plan &p) {
+    step_ticket = t;
+    labels = 0;
+    park_at = release_at = ~0u;
+    if (p.role < 0) {
+      ticket = t;  // race in parallel: meet at the align label
+      return;
+    }
+    ticket = 0;  // a scheduled interleaving: no meeting
+    if (p.role == static_cast<int>(role)) {
+      park_at = p.park_pick % std::max(1u, max_labels);
+      if (skip(park_at, p.park_pick)) park_at = ~0u;
+    } else {
+      release_at = p.release_pick % (max_labels + 1);          // == max_labels: at the end
+      if (skip(release_at, p.release_pick)) release_at = ~0u;  // release at the end
+    }
+  }
+  void end_step() {
+    if (ticket && align_label) align->leave(role, ticket);
+    align->publish(role, 2 * step_ticket + 1);
+    max_labels = std::max(max_labels, labels);
+    ticket = step_ticket = 0;
+    park_at = release_at = ~0u;
+  }
   void at(const char *label) override {
+    if (step_ticket) {
+      const unsigned k = labels++;
+      if (k == park_at) {
+        if (!align->wait_progress(role, 2 * step_ticket))  // the runner's release (or end)
+          mark_stuck(k);
+      } else if (k == release_at) {
+        align->publish(role, 2 * step_ticket);                 // let the parked role go
+        if (!align->wait_progress(role, 2 * step_ticket + 1))  // and wait for its end
+          mark_stuck(k);
+      }
+    }
     if (ticket && align_label && std::strcmp(label, align_label) == 0) {
       align->meet(role, ticket);
       ticket = 0;
@@ -231,6 +345,7 @@ struct cell_spec {
   unsigned threads = 2;
   mode md = mode::lockstep;
   bool inject = false;
+  unsigned preempt = 4;  // lockstep: one iteration in N has a preemption point; 0: none
   uint64_t seed = 1;
   double duration_s = 1.0;
   uint64_t iterations = 0;  // 0: no limit

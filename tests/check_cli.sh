@@ -23,4 +23,6 @@ check "'-1'" --duration -1
 check "'3/2'" --shard 3/2
 check "'bogus'" --mutant bogus
 check "'--frobnicate'" --frobnicate
+check "'x'" --preempt x
+check "'2000000'" --preempt 2000000
 exit $fail
