@@ -24,7 +24,7 @@ void set_affinity(std::thread &t, int cpu) {
 struct group {
   std::unique_ptr<machine> m;
   std::unique_ptr<lockstep_instance> inst;
-  std::unique_ptr<spin_barrier> bar;
+  std::unique_ptr<iteration_handshake> hs;
   std::atomic<bool> stop{false};
   // Outcome histogram, role 0 only: keyed by the name's address and whether
   // a violation was reported in the iteration (no allocation per iteration).
@@ -77,8 +77,10 @@ void lockstep_thread(const cell_spec &spec, group &g, actor &a, violation_sink &
         cell_stop.store(true, std::memory_order_relaxed);
       }
       before = sink.total();
+      g.hs->go(it + 1);  // release: the reset state and g.stop
+    } else {
+      g.hs->wait_go(it + 1);
     }
-    g.bar->wait();
     if (g.stop.load(std::memory_order_relaxed)) break;
     a.iteration = it;
     a.hooks.begin_step(it + 1, preempt_plan::of(spec.seed, it, spec.preempt));
@@ -89,8 +91,10 @@ void lockstep_thread(const cell_spec &spec, group &g, actor &a, violation_sink &
     inst.step(a);
     ++a.ops;
     a.hooks.end_step();
-    g.bar->wait();
-    if (a.role == 0) {
+    if (a.role != 0) {
+      g.hs->done(a.role, it + 1);  // release: this step's effects
+    } else {
+      g.hs->wait_done(it + 1);
       outcome o = inst.check(a);
       const bool violated = sink.total() > before;
       if (violated)
@@ -135,7 +139,7 @@ cell_result run_cell(const cell_spec &spec) {
       init_actor(actors[gi * roles + r], spec, g->m.get(), r, r, gi * roles + r);
     if (lockstep) {
       g->inst = spec.sc->make(*g->m);
-      g->bar = std::make_unique<spin_barrier>(roles);
+      g->hs = std::make_unique<iteration_handshake>(roles);
     }
     groups.push_back(std::move(g));
   }

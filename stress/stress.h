@@ -62,12 +62,18 @@ inline void spin_for(unsigned n) {
 // A role that does not reach its label this iteration (it bailed out
 // earlier) lets the other go after a bounded wait.
 struct align_point {
-  alignas(kNoFalseSharing) std::atomic<uint64_t> arrived[2] = {};
-  alignas(kNoFalseSharing) std::atomic<uint64_t> progress[2] = {};
+  // One line per word, each written by one role only.
+  struct alignas(kNoFalseSharing) word {
+    std::atomic<uint64_t> v{0};
+    uint64_t load(std::memory_order o) const { return v.load(o); }
+    void store(uint64_t x, std::memory_order o) { v.store(x, o); }
+  };
+  word arrived[2];
+  word progress[2];
 
-  // Every wait here: a tight spin (the partner runs on another CPU and
-  // arrives within nanoseconds), then up to 32 yields and 200 us of wall
-  // time. The yields matter when the partner is not running — an
+  // Every wait here: a tight spin of up to ~10 us (the partner runs on
+  // another CPU and arrives within a cache-line hand-off), then up to 32
+  // yields and 200 us of wall time. The yields matter when the partner is not running — an
   // oversubscribed machine, a run pinned to one CPU — where a pure spin would
   // give up before the partner ever got the CPU; there the first yield or
   // two hand the CPU over. The bounds keep a role whose partner is blocked
@@ -75,9 +81,15 @@ struct align_point {
   // Returns whether the partner got there (false: the wait gave up).
   template <class Pred>
   static bool bounded_wait(Pred here) {
-    for (unsigned spins = 0; spins < 4096; spins++)
+    using clock = std::chrono::steady_clock;
+    for (unsigned spins = 0; spins < 256; spins++)
       if (here()) return true;
-    const auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(200);
+    const auto spin_until = clock::now() + std::chrono::microseconds(10);
+    do {  // a yield is a ~1-2 us system call here: spin ~10 us before the first
+      for (unsigned spins = 0; spins < 256; spins++)
+        if (here()) return true;
+    } while (clock::now() < spin_until);
+    const auto until = clock::now() + std::chrono::microseconds(200);
     for (unsigned yields = 0; yields < 32; yields++) {
       std::this_thread::yield();
       if (here()) return true;
@@ -95,8 +107,9 @@ struct align_point {
     if (arrived[role & 1].load(std::memory_order_relaxed) < ticket)
       arrived[role & 1].store(ticket, std::memory_order_release);
   }
-  // Preemption points (preempt_plan): progress[role] is 2*ticket once the
-  // role has reached its release point, 2*ticket+1 once its step is over.
+  // Preemption points (preempt_plan): progress[role] for iteration ticket t
+  // is 4t+1 once the parked role has stopped, 4t+2 once the runner has
+  // reached its release point, 4t+3 once the role's step is over.
   void publish(unsigned role, uint64_t value) {
     progress[role & 1].store(value, std::memory_order_release);
   }
@@ -169,10 +182,12 @@ struct inject_hooks final : step_hooks {
   void mark_stuck(unsigned k) {
     if (k < 64 && stuck[k] < 255) stuck[k]++;
   }
+  bool runner = false;  // this iteration, this role waits for the parked one to stop
   void begin_step(uint64_t t, const preempt_plan &p) {
     step_ticket = t;
     labels = 0;
     park_at = release_at = ~0u;
+    runner = false;
     if (p.role < 0) {
       ticket = t;  // race in parallel: meet at the align label
       return;
@@ -182,13 +197,14 @@ struct inject_hooks final : step_hooks {
       park_at = p.park_pick % std::max(1u, max_labels);
       if (skip(park_at, p.park_pick)) park_at = ~0u;
     } else {
+      runner = true;
       release_at = p.release_pick % (max_labels + 1);          // == max_labels: at the end
       if (skip(release_at, p.release_pick)) release_at = ~0u;  // release at the end
     }
   }
   void end_step() {
     if (ticket && align_label) align->leave(role, ticket);
-    align->publish(role, 2 * step_ticket + 1);
+    align->publish(role, 4 * step_ticket + 3);
     max_labels = std::max(max_labels, labels);
     ticket = step_ticket = 0;
     park_at = release_at = ~0u;
@@ -196,12 +212,17 @@ struct inject_hooks final : step_hooks {
   void at(const char *label) override {
     if (step_ticket) {
       const unsigned k = labels++;
+      const uint64_t t4 = 4 * step_ticket;
       if (k == park_at) {
-        if (!align->wait_progress(role, 2 * step_ticket))  // the runner's release (or end)
+        align->publish(role, t4 + 1);             // stopped here
+        if (!align->wait_progress(role, t4 + 2))  // until the runner's release (or end)
           mark_stuck(k);
-      } else if (k == release_at) {
-        align->publish(role, 2 * step_ticket);                 // let the parked role go
-        if (!align->wait_progress(role, 2 * step_ticket + 1))  // and wait for its end
+      }
+      if (runner && k == 0)  // the runner starts once the parked role has stopped
+        align->wait_progress(role, t4 + 1);
+      if (k == release_at) {
+        align->publish(role, t4 + 2);             // let the parked role go
+        if (!align->wait_progress(role, t4 + 3))  // and wait for its end
           mark_stuck(k);
       }
     }
@@ -245,21 +266,31 @@ struct alignas(kNoFalseSharing) actor {
   uint64_t iteration = 0;
 };
 
-// A rendezvous for the actors of one group. Spins, then yields (TSan and
-// oversubscribed machines).
-class spin_barrier {
+// The per-iteration rendezvous of one group, as a coordinator handshake:
+// role 0 publishes "go" for an iteration once it has graded and reset the
+// last one, and every other role publishes "done" when its step is over.
+// Each word is written by one role only and sits on its own line: two
+// one-way cache-line transfers an iteration for two roles, where a counting
+// barrier passed twice costs about five (each ~240 ns between the vCPUs of
+// this machine: the hand-off dominates a lockstep iteration).
+class iteration_handshake {
  public:
-  explicit spin_barrier(unsigned n) : n_(n) {}
-  void wait() {
-    const unsigned g = gen_.load(std::memory_order_acquire);
-    if (count_.fetch_add(1, std::memory_order_acq_rel) == n_ - 1) {
-      count_.store(0, std::memory_order_relaxed);
-      gen_.store(g + 1, std::memory_order_release);
-      return;
-    }
-    // Tight spin first: PAUSE costs ~50 ns on this machine, more than the
-    // hand-off itself; then PAUSE; then yield (TSan, oversubscription).
-    for (unsigned spins = 0; gen_.load(std::memory_order_acquire) == g; spins++) {
+  explicit iteration_handshake(unsigned n) : n_(n), done_(new slot[n]) {}
+  void go(uint64_t it) { go_.v.store(it, std::memory_order_release); }
+  void wait_go(uint64_t it) const { wait_for(go_.v, it); }
+  void done(unsigned role, uint64_t it) { done_[role].v.store(it, std::memory_order_release); }
+  void wait_done(uint64_t it) const {
+    for (unsigned r = 1; r < n_; r++) wait_for(done_[r].v, it);
+  }
+
+ private:
+  struct alignas(kNoFalseSharing) slot {
+    std::atomic<uint64_t> v{0};
+  };
+  // Tight spin first: PAUSE costs ~50 ns on this machine, more than the
+  // hand-off itself; then PAUSE; then yield (TSan, oversubscription).
+  static void wait_for(const std::atomic<uint64_t> &w, uint64_t it) {
+    for (unsigned spins = 0; w.load(std::memory_order_acquire) < it; spins++) {
       if (spins < 4096)
         barrier();
       else if (spins < 8192)
@@ -268,11 +299,9 @@ class spin_barrier {
         std::this_thread::yield();
     }
   }
-
- private:
   unsigned n_;
-  alignas(kNoFalseSharing) std::atomic<unsigned> count_{0};
-  alignas(kNoFalseSharing) std::atomic<unsigned> gen_{0};
+  slot go_;
+  std::unique_ptr<slot[]> done_;
 };
 
 // An iteration's outcome: a name (a string literal: the histogram keys on
