@@ -92,6 +92,7 @@ long gup_pte_range(Env &env, typename Env::mm_t &mm, pmd_t pmd, unsigned long ad
       gup_put_folio(env, head, 1, flags);
       return nr;
     }
+    env.at("B4_OK");  // re-check passed; the pin is not yet the caller's
     if (!pte_write(pte) && gup_must_unshare(env, flags, page)) {  // (B5)
       gup_put_folio(env, head, 1, flags);
       return nr;

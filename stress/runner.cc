@@ -62,6 +62,7 @@ void lockstep_thread(const cell_spec &spec, group &g, actor &a, violation_sink &
   a.hooks.align_label = inst.align_label(a.role);
   a.hooks.align_jitter = inst.align_jitter(a.role);
   a.hooks.role = a.role;
+  const bool tso_reorder = spec.proto.mut != mutant::none && info(spec.proto.mut).x86_visible;
   uint64_t it = 0;
   uint64_t before = 0;
   for (;;) {
@@ -83,12 +84,20 @@ void lockstep_thread(const cell_spec &spec, group &g, actor &a, violation_sink &
     }
     if (g.stop.load(std::memory_order_relaxed)) break;
     a.iteration = it;
-    a.hooks.begin_step(it + 1, preempt_plan::of(spec.seed, it, spec.preempt));
+    const preempt_plan plan = preempt_plan::of(spec.seed, it, spec.preempt);
+    a.hooks.begin_step(it + 1, plan);
+    // In a scheduled interleaving the two roles no longer overlap in time,
+    // so the hardware's store buffer cannot act across the preemption: the
+    // model's one-entry x86-TSO store buffer does, for the mutants whose
+    // plain store x86 may hold past a later load (x86-visible ones only:
+    // weaker reorderings stay out of the stress harness).
+    a.env.proto.reorder = plan.role >= 0 && tso_reorder;
     this_cpu_report().iteration = it;
     spin_for(a.r.below(inst.jitter(a.role) + 1));
     for (unsigned n = a.r.below(64); n; n--) barrier();  // fine-grained offset
     a.hooks.at("STEP");  // label 0 of every step: a role may be parked before it starts
     inst.step(a);
+    a.env.drain_store_buffer();  // the step is over: its stores are visible
     ++a.ops;
     a.hooks.end_step();
     if (a.role != 0) {
