@@ -3,6 +3,7 @@
 // Exit: 0 as expected; 1 a forbidden outcome or an escaped mutant; 2 bad
 // usage; 3 internal error.
 #include <tbb/parallel_for.h>
+#include <sched.h>
 #include <tbb/task_arena.h>
 #include <unistd.h>
 
@@ -259,6 +260,15 @@ std::string now_iso() {
   return buf;
 }
 
+// The CPUs this process may run on (taskset, cgroups): fewer than "cpus"
+// means the threads time-share cores.
+unsigned cpus_allowed() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof set, &set) != 0) return std::thread::hardware_concurrency();
+  return static_cast<unsigned>(CPU_COUNT(&set));
+}
+
 void write_context(json &j, const options &o) {
   char host[256] = "unknown";
   gethostname(host, sizeof host - 1);
@@ -273,6 +283,7 @@ void write_context(json &j, const options &o) {
       .kv("ptl", kPtlName)
       .kv("host", host)
       .kv("cpus", std::thread::hardware_concurrency())
+      .kv("cpus_allowed", cpus_allowed())
       .kv("date", now_iso())
       .kv("argv", argv)
       .kv("seed", o.seed)
