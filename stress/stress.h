@@ -8,7 +8,10 @@
 // lockstep: the group's actors meet at a rendezvous each iteration, run
 //   their racing steps with a seeded random jitter so their windows overlap,
 //   meet again, and role 0 grades the outcome (ACCEPTABLE / INTERESTING /
-//   FORBIDDEN, as jcstress does), runs the oracles and resets the state.
+//   FORBIDDEN, as jcstress does), runs the oracles and resets the state
+//   (iteration_handshake). Inside a step they meet at their race windows
+//   (align_point); one iteration in --preempt N runs a seeded interleaving
+//   at labelled steps instead (preempt_plan).
 // free: free-running torture: the scenario's actor kinds (process, pinner,
 //   reclaim, ...) loop with think time and occasional long holds, checking
 //   their invariants inline; a checker scans the page tables.
