@@ -2,8 +2,8 @@
 // the kill matrix, listing, reports (summary table, JSON, rerun lines).
 // Exit: 0 as expected; 1 a forbidden outcome or an escaped mutant; 2 bad
 // usage; 3 internal error.
-#include <tbb/parallel_for.h>
 #include <sched.h>
+#include <tbb/parallel_for.h>
 #include <tbb/task_arena.h>
 #include <unistd.h>
 
