@@ -2,7 +2,6 @@
 // the kill matrix, listing, reports (summary table, JSON, rerun lines).
 // Exit: 0 as expected; 1 a forbidden outcome or an escaped mutant; 2 bad
 // usage; 3 internal error.
-#include <sched.h>
 #include <tbb/parallel_for.h>
 #include <tbb/task_arena.h>
 #include <unistd.h>
@@ -258,15 +257,6 @@ std::string now_iso() {
   std::time_t t = std::time(nullptr);
   std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
   return buf;
-}
-
-// The CPUs this process may run on (taskset, cgroups): fewer than "cpus"
-// means the threads time-share cores.
-unsigned cpus_allowed() {
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  if (sched_getaffinity(0, sizeof set, &set) != 0) return std::thread::hardware_concurrency();
-  return static_cast<unsigned>(CPU_COUNT(&set));
 }
 
 void write_context(json &j, const options &o) {

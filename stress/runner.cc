@@ -137,6 +137,7 @@ cell_result run_cell(const cell_spec &spec) {
   const unsigned roles = lockstep ? spec.sc->nr_roles : std::max(1u, spec.threads);
   const unsigned ngroups = lockstep ? std::max(1u, spec.threads / roles) : 1;
   const unsigned nthreads = ngroups * roles;
+  spin_budget_us.store(cpus_allowed() >= nthreads ? 10 : 0, std::memory_order_relaxed);
   res.spec.threads = nthreads;
 
   std::vector<std::unique_ptr<group>> groups;

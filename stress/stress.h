@@ -17,6 +17,8 @@
 //   their invariants inline; a checker scans the page tables.
 #pragma once
 
+#include <sched.h>
+
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -57,6 +59,38 @@ inline void spin_for(unsigned n) {
   for (unsigned i = 0; i < n; i++) cpu_relax();
 }
 
+// The CPUs this process may run on (taskset, cgroups): fewer than "cpus"
+// means the threads time-share cores.
+inline unsigned cpus_allowed() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof set, &set) != 0) return std::thread::hardware_concurrency();
+  return static_cast<unsigned>(CPU_COUNT(&set));
+}
+
+// How long a harness wait spins before it starts yielding, in us: ~10 when
+// every thread of a cell has a CPU of its own (the partner arrives within a
+// cache-line hand-off; a yield is a 1-2 us system call here), 0 when they
+// time-share CPUs (the partner runs only once the waiter yields). run_cell
+// sets it from the process's CPU affinity.
+inline std::atomic<unsigned> spin_budget_us{10};
+
+// The spin phase of every harness wait: true once here() holds, false when
+// the budget is spent.
+template <class Pred>
+bool spin_phase(Pred here) {
+  for (unsigned spins = 0; spins < 256; spins++)
+    if (here()) return true;
+  const unsigned us = spin_budget_us.load(std::memory_order_relaxed);
+  if (!us) return false;
+  const auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(us);
+  do {
+    for (unsigned spins = 0; spins < 256; spins++)
+      if (here()) return true;
+  } while (std::chrono::steady_clock::now() < until);
+  return false;
+}
+
 // Window alignment (lockstep): each role of a scenario may name the
 // labelled step where its race window opens ("A1" for a clearer, "B1" for
 // GUP-fast). The roles meet there — a second, tighter rendezvous than the
@@ -74,24 +108,17 @@ struct align_point {
   word arrived[2];
   word progress[2];
 
-  // Every wait here: a tight spin of up to ~10 us (the partner runs on
-  // another CPU and arrives within a cache-line hand-off), then up to 32
-  // yields and 200 us of wall time. The yields matter when the partner is not running — an
-  // oversubscribed machine, a run pinned to one CPU — where a pure spin would
-  // give up before the partner ever got the CPU; there the first yield or
-  // two hand the CPU over. The bounds keep a role whose partner is blocked
-  // on a lock the waiter holds from stalling the iteration for long.
+  // Every wait here: the spin phase (spin_phase), then up to 32 yields and
+  // 200 us of wall time. The yields matter when the partner is not running
+  // — an oversubscribed machine, a run pinned to one CPU — where a pure spin
+  // would give up before the partner ever got the CPU; there the first yield
+  // or two hand the CPU over. The bounds keep a role whose partner is
+  // blocked on a lock the waiter holds from stalling the iteration for long.
   // Returns whether the partner got there (false: the wait gave up).
   template <class Pred>
   static bool bounded_wait(Pred here) {
     using clock = std::chrono::steady_clock;
-    for (unsigned spins = 0; spins < 256; spins++)
-      if (here()) return true;
-    const auto spin_until = clock::now() + std::chrono::microseconds(10);
-    do {  // a yield is a ~1-2 us system call here: spin ~10 us before the first
-      for (unsigned spins = 0; spins < 256; spins++)
-        if (here()) return true;
-    } while (clock::now() < spin_until);
+    if (spin_phase(here)) return true;
     const auto until = clock::now() + std::chrono::microseconds(200);
     for (unsigned yields = 0; yields < 32; yields++) {
       std::this_thread::yield();
@@ -290,17 +317,12 @@ class iteration_handshake {
   struct alignas(kNoFalseSharing) slot {
     std::atomic<uint64_t> v{0};
   };
-  // Tight spin first: PAUSE costs ~50 ns on this machine, more than the
-  // hand-off itself; then PAUSE; then yield (TSan, oversubscription).
+  // The spin phase (no PAUSE: it costs ~50 ns here, more than the hand-off
+  // itself), then yield until it comes (TSan, oversubscription, one CPU).
   static void wait_for(const std::atomic<uint64_t> &w, uint64_t it) {
-    for (unsigned spins = 0; w.load(std::memory_order_acquire) < it; spins++) {
-      if (spins < 4096)
-        barrier();
-      else if (spins < 8192)
-        cpu_relax();
-      else
-        std::this_thread::yield();
-    }
+    auto here = [&] { return w.load(std::memory_order_acquire) >= it; };
+    if (spin_phase(here)) return;
+    while (!here()) std::this_thread::yield();
   }
   unsigned n_;
   slot go_;
