@@ -84,10 +84,11 @@ struct basic_env {
       (void)label;
     }
   }
-  // A one-entry x86-TSO store buffer, used only by scripted interleavings
-  // (proto.reorder) to show what a missing barrier allows: a mutant's plain
-  // store is held here past the loads that follow it, and drained (made
-  // visible) at this CPU's next ordered store.
+  // A one-entry x86-TSO store buffer (proto.reorder), used by scripted
+  // interleavings and by the stress harness's preemption points to show
+  // what a missing barrier allows: a mutant's plain store is held here past
+  // the loads that follow it, and drained (made visible) at this CPU's next
+  // ordered store or locked instruction, or at the end of the step.
   Atomic<pteval_t> *sb_pte = nullptr;
   pteval_t sb_pte_val = 0;
   Atomic<int> *sb_ref = nullptr;
@@ -101,6 +102,10 @@ struct basic_env {
     drain_store_buffer();
     sb_ref = p;
     sb_ref_val = v;
+  }
+  // Before a locked instruction: x86 drains the store buffer there.
+  ANONX_INLINE void drain_at_locked_op() {
+    if (proto.tso_locked_drain) drain_store_buffer();
   }
   ANONX_INLINE void drain_store_buffer() {
     if (!proto.reorder) return;

@@ -30,7 +30,10 @@ bool try_to_migrate_one(Env &env, typename Env::page_t *page,
   if (env.has_anon_exclusive())
     VM_BUG_ON_PFN(pte_write(pteval) && !anon_exclusive, page->pfn,
                   "try_to_migrate_one: writable but not exclusive (I3)");
-  if (pte_dirty(pteval)) SetPageDirty(page);
+  if (pte_dirty(pteval)) {
+    env.drain_at_locked_op();  // a locked RMW drains x86's store buffer
+    SetPageDirty(page);
+  }
   if (anon_exclusive && !env.proto.mutant_is(mutant::b9_migrate_clear_early) &&
       page_try_share_anon_rmap(env, page)) {  // (A2), (A3)
     set_pte_at(env, ptep, pteval);

@@ -146,9 +146,16 @@ struct runtime_protocol {
   // Scripted interleavings (tests/negative) cannot reorder memory accesses:
   // where a mutant drops a barrier, `reorder` makes the mutant perform the
   // reordering the hardware would be allowed to (A2 before A1, B5 before
-  // B4), so the step scheduler can show its consequence. Real threads leave
-  // it false and let the hardware reorder.
+  // B4), so the step scheduler can show its consequence. Real threads racing
+  // in parallel leave it false and let the hardware reorder; the stress
+  // harness sets it only in its scheduled interleavings (preemption
+  // points), and only for x86-visible mutants.
   bool reorder = false;
+  // With reorder: do locked instructions drain the buffer too, as on x86
+  // (the stress harness, which emulates x86-TSO)? Scripted interleavings
+  // leave it false to show what weaker architectures allow, where a
+  // spinlock's acquire does not order an earlier store before later loads.
+  bool tso_locked_drain = false;
   bool mutant_is(mutant m) const { return mut == m; }
   bool at_least(generation g) const { return gen >= g; }
 };
@@ -158,6 +165,7 @@ template <generation G>
 struct fixed_protocol {
   static constexpr generation gen = G;
   static constexpr bool reorder = false;
+  static constexpr bool tso_locked_drain = false;
   static constexpr bool mutant_is(mutant) { return false; }
   static constexpr bool at_least(generation g) { return G >= g; }
 };

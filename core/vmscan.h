@@ -44,6 +44,10 @@ bool try_to_unmap_one(Env &env, typename Env::page_t *page,
   const unsigned long slot = page->private_.load(std::memory_order_relaxed);
   const bool anon_exclusive = env.has_anon_exclusive() && PageAnonExclusive(page);
   const pte_t pteval = ptep_clear_flush_a1(env, ptep);  // (A1)
+  // SetPageDirty and swap_duplicate's spinlock are locked instructions: on
+  // x86 they drain this CPU's store buffer, so (A1) is visible before (A2)
+  // here even without the smp_mb (weaker architectures give no such order).
+  env.drain_at_locked_op();
   if (pte_dirty(pteval)) SetPageDirty(page);
   env.m->swap.swap_duplicate(slot);
   if (anon_exclusive && page_try_share_anon_rmap(env, page)) {  // (A2), (A3)

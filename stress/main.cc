@@ -429,7 +429,7 @@ struct progress {
 std::vector<cell_result> run_cells(const std::vector<cell_spec> &cells, progress &pg,
                                    unsigned threads_per_cell) {
   std::vector<cell_result> out(cells.size());
-  const unsigned hw = std::max(1u, std::thread::hardware_concurrency());
+  const unsigned hw = std::max(1u, cpus_allowed());
   const int conc = static_cast<int>(std::max(1u, hw / std::max(1u, threads_per_cell)));
   pg.total = cells.size();
   for (auto &c : cells) pg.seconds_left += c.duration_s;
@@ -552,7 +552,7 @@ int run_kill_matrix(const options &o) {
   pg.tty = isatty(2);
   pg.quiet = o.quiet;
   pg.total = jobs.size();
-  const unsigned hw = std::max(1u, std::thread::hardware_concurrency());
+  const unsigned hw = std::max(1u, cpus_allowed());
   const int conc = static_cast<int>(std::max(1u, hw / 2));
   for (auto &j : jobs) pg.seconds_left += j.control ? control : o.budget / 4;
   pg.seconds_left /= conc;

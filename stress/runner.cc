@@ -5,6 +5,7 @@
 #include <sched.h>
 
 #include <algorithm>
+#include <set>
 
 #include "stress.h"
 
@@ -91,13 +92,14 @@ void lockstep_thread(const cell_spec &spec, group &g, actor &a, violation_sink &
     // model's one-entry x86-TSO store buffer does, for the mutants whose
     // plain store x86 may hold past a later load (x86-visible ones only:
     // weaker reorderings stay out of the stress harness).
-    a.env.proto.reorder = plan.role >= 0 && tso_reorder;
+    a.env.proto.reorder = a.env.proto.tso_locked_drain = plan.role >= 0 && tso_reorder;
     this_cpu_report().iteration = it;
     spin_for(a.r.below(inst.jitter(a.role) + 1));
     for (unsigned n = a.r.below(64); n; n--) barrier();  // fine-grained offset
     a.hooks.at("STEP");  // label 0 of every step: a role may be parked before it starts
     inst.step(a);
     a.env.drain_store_buffer();  // the step is over: its stores are visible
+    a.env.proto.reorder = a.env.proto.tso_locked_drain = false;  // grading, reset: no buffer
     ++a.ops;
     a.hooks.end_step();
     if (a.role != 0) {
@@ -137,7 +139,11 @@ cell_result run_cell(const cell_spec &spec) {
   const unsigned roles = lockstep ? spec.sc->nr_roles : std::max(1u, spec.threads);
   const unsigned ngroups = lockstep ? std::max(1u, spec.threads / roles) : 1;
   const unsigned nthreads = ngroups * roles;
-  spin_budget_us.store(cpus_allowed() >= nthreads ? 10 : 0, std::memory_order_relaxed);
+  unsigned cpus = cpus_allowed();
+  if (!spec.cpus.empty())  // --affinity: the threads share these CPUs
+    cpus = std::min(
+        cpus, static_cast<unsigned>(std::set<int>(spec.cpus.begin(), spec.cpus.end()).size()));
+  spin_budget_us.store(cpus >= nthreads ? 10 : 0, std::memory_order_relaxed);
   res.spec.threads = nthreads;
 
   std::vector<std::unique_ptr<group>> groups;

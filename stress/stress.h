@@ -201,16 +201,24 @@ struct inject_hooks final : step_hooks {
   unsigned max_labels = 0;    // the most labels one step of this role has passed
   // Label indices where waits gave up: the role held what the other
   // needed (a spinlock, whose kernel holder cannot be preempted; an
-  // IRQ-off section an IPI waits for), so the two went on in parallel after
-  // ~40 us. After 4 such give-ups an index is tried only one time in 16:
-  // rarely enough to cost little, often enough to keep the interleaving
-  // (the give-up itself is one: a flush that waited out a delayed section).
+  // IRQ-off section an IPI waits for), or the machine was too busy to run
+  // the partner, so the two went on in parallel after the bounded wait
+  // (spin phase + up to 200 us). After 4 such give-ups an index is tried
+  // only one time in 16: rarely enough to cost little, often enough to keep
+  // the interleaving (the give-up itself is one: a flush that waited out a
+  // delayed section). The counts halve every 1024 preempted steps, so a
+  // burst of outside load is forgotten.
   uint8_t stuck[64] = {};
+  unsigned preempted_steps = 0;
   bool skip(unsigned k, unsigned pick) const {
     return k < 64 && stuck[k] >= 4 && (pick >> 28) != 0;
   }
   void mark_stuck(unsigned k) {
     if (k < 64 && stuck[k] < 255) stuck[k]++;
+  }
+  void decay_stuck() {
+    if (++preempted_steps % 1024) return;
+    for (auto &c : stuck) c /= 2;
   }
   bool runner = false;  // this iteration, this role waits for the parked one to stop
   void begin_step(uint64_t t, const preempt_plan &p) {
@@ -223,13 +231,15 @@ struct inject_hooks final : step_hooks {
       return;
     }
     ticket = 0;  // a scheduled interleaving: no meeting
+    decay_stuck();
     if (p.role == static_cast<int>(role)) {
       park_at = p.park_pick % std::max(1u, max_labels);
       if (skip(park_at, p.park_pick)) park_at = ~0u;
     } else {
       runner = true;
-      release_at = p.release_pick % (max_labels + 1);          // == max_labels: at the end
-      if (skip(release_at, p.release_pick)) release_at = ~0u;  // release at the end
+      release_at = p.release_pick % (max_labels + 1);
+      // max_labels: at the end (even if this step passes more labels)
+      if (release_at == max_labels || skip(release_at, p.release_pick)) release_at = ~0u;
     }
   }
   void end_step() {
