@@ -15,34 +15,32 @@
 namespace anonx {
 
 // Per-CPU statistics: written only by their own CPU, summed at the end.
+// gup_fast_fallback: returned fewer pages than asked (slow GUP finishes);
+// gup_fast_recheck_fail: (B4) or the seqcount re-check failed; share_busy:
+// page_try_share_anon_rmap or the fork dup found a pin.
+#define ANONX_CPU_STATS(X) \
+  X(ops)                   \
+  X(gup_fast_attempts)     \
+  X(gup_fast_success)      \
+  X(gup_fast_fallback)     \
+  X(gup_fast_recheck_fail) \
+  X(gup_slow)              \
+  X(faults)                \
+  X(cow_copies)            \
+  X(cow_reuse)             \
+  X(unshares)              \
+  X(share_busy)            \
+  X(swapouts)              \
+  X(migrations)
+
 struct alignas(kNoFalseSharing) cpu_stats {
-  uint64_t ops = 0;
-  uint64_t gup_fast_attempts = 0;
-  uint64_t gup_fast_success = 0;
-  uint64_t gup_fast_fallback = 0;      // returned fewer pages than asked: slow GUP finishes
-  uint64_t gup_fast_recheck_fail = 0;  // (B4) or seqcount re-check failed
-  uint64_t gup_slow = 0;
-  uint64_t faults = 0;
-  uint64_t cow_copies = 0;
-  uint64_t cow_reuse = 0;
-  uint64_t unshares = 0;
-  uint64_t share_busy = 0;  // page_try_share_anon_rmap / dup found a pin
-  uint64_t swapouts = 0;
-  uint64_t migrations = 0;
+#define ANONX_STAT_FIELD(name) uint64_t name = 0;
+  ANONX_CPU_STATS(ANONX_STAT_FIELD)
+#undef ANONX_STAT_FIELD
   void add(const cpu_stats &o) {
-    ops += o.ops;
-    gup_fast_attempts += o.gup_fast_attempts;
-    gup_fast_success += o.gup_fast_success;
-    gup_fast_fallback += o.gup_fast_fallback;
-    gup_fast_recheck_fail += o.gup_fast_recheck_fail;
-    gup_slow += o.gup_slow;
-    faults += o.faults;
-    cow_copies += o.cow_copies;
-    cow_reuse += o.cow_reuse;
-    unshares += o.unshares;
-    share_busy += o.share_busy;
-    swapouts += o.swapouts;
-    migrations += o.migrations;
+#define ANONX_STAT_ADD(name) name += o.name;
+    ANONX_CPU_STATS(ANONX_STAT_ADD)
+#undef ANONX_STAT_ADD
   }
 };
 

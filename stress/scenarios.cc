@@ -163,6 +163,7 @@ struct ksm_vs_gup_fast final : one_page {
 
 struct fork_base : one_page {
   std::unique_ptr<mm_struct> child;
+  page *pin = nullptr;  // a scenario's pin; one still held at teardown is released
   using one_page::one_page;
   void new_child(actor &a) {
     if (child) exit_mmap(a.env, *child);
@@ -193,6 +194,7 @@ struct fork_base : one_page {
       report_violation("fork-leak", -1, "parent read the child's post-fork write");
   }
   void teardown(actor &a) override {
+    if (pin) unpin_user_page(a.env, pin);
     if (child) exit_mmap(a.env, *child);
     one_page::teardown(a);
   }
@@ -201,7 +203,6 @@ struct fork_base : one_page {
 struct fork_vs_gup_fast final : fork_base {
   using fork_base::fork_base;
   bool pinned = false;
-  page *pin = nullptr;
   const char *align_label(unsigned role) const override { return role == 0 ? "FORK_DUP" : "B1"; }
   void step(actor &a) override {
     if (a.role == 0) {
@@ -218,6 +219,7 @@ struct fork_vs_gup_fast final : fork_base {
       shared = mapped_pfn(*child, A) == static_cast<long>(pin->pfn);
       if (shared) report_violation("I2", pin->pfn, "pinned page shared with the child");
       unpin_user_page(a.env, pin);
+      pin = nullptr;
     }
     check_isolation(a);
     if (pinned && shared) return {"pinned+shared", grade::forbidden};
@@ -229,7 +231,6 @@ struct fork_vs_gup_fast final : fork_base {
 
 struct fork_vs_pin final : fork_base {
   using fork_base::fork_base;
-  page *pin = nullptr;
   void prepare(actor &a) override {
     if (pin_user_pages(a.env, mm, A, 1, FOLL_WRITE | FOLL_LONGTERM, &pin) != 1) pin = nullptr;
   }
@@ -253,17 +254,12 @@ struct fork_vs_pin final : fork_base {
     return shared ? outcome{"child-shares-pinned", grade::forbidden}
                   : outcome{"child-got-copy", grade::acceptable};
   }
-  void teardown(actor &a) override {
-    if (pin) unpin_user_page(a.env, pin);
-    fork_base::teardown(a);
-  }
 };
 
 // ---- write fault on a pinned page behind a R/O PTE (B4), R/O pins ----------
 
 struct wp_fault_vs_pin final : fork_base {
   using fork_base::fork_base;
-  page *pin = nullptr;
   bool ro_round = false;
   // Even rounds: a R/W longterm pin (io_uring fixed buffer), then
   // mprotect(R/O)+mprotect(R/W): the PTE is R/O, the page exclusive and
@@ -307,10 +303,6 @@ struct wp_fault_vs_pin final : fork_base {
     }
     if (!coherent) return {ro_round ? "ro-pin-wrong-cow" : "wrong-cow", grade::forbidden};
     return {ro_round ? "ro-pin-coherent" : "pin-coherent", grade::acceptable};
-  }
-  void teardown(actor &a) override {
-    if (pin) unpin_user_page(a.env, pin);
-    fork_base::teardown(a);
   }
 };
 

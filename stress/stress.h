@@ -68,6 +68,13 @@ inline unsigned cpus_allowed() {
   return static_cast<unsigned>(CPU_COUNT(&set));
 }
 
+// A harness word alone on its cache line, written by one role only.
+struct alignas(kNoFalseSharing) line_word {
+  std::atomic<uint64_t> v{0};
+  uint64_t load(std::memory_order o) const { return v.load(o); }
+  void store(uint64_t x, std::memory_order o) { v.store(x, o); }
+};
+
 // How long a harness wait spins before it starts yielding, in us: ~10 when
 // every thread of a cell has a CPU of its own (the partner arrives within a
 // cache-line hand-off; a yield is a 1-2 us system call here), 0 when they
@@ -100,13 +107,8 @@ bool spin_phase(Pred here) {
 // earlier) lets the other go after a bounded wait.
 struct align_point {
   // One line per word, each written by one role only.
-  struct alignas(kNoFalseSharing) word {
-    std::atomic<uint64_t> v{0};
-    uint64_t load(std::memory_order o) const { return v.load(o); }
-    void store(uint64_t x, std::memory_order o) { v.store(x, o); }
-  };
-  word arrived[2];
-  word progress[2];
+  line_word arrived[2];
+  line_word progress[2];
 
   // Every wait here: the spin phase (spin_phase), then up to 32 yields and
   // 200 us of wall time. The yields matter when the partner is not running
@@ -315,28 +317,25 @@ struct alignas(kNoFalseSharing) actor {
 // this machine: the hand-off dominates a lockstep iteration).
 class iteration_handshake {
  public:
-  explicit iteration_handshake(unsigned n) : n_(n), done_(new slot[n]) {}
-  void go(uint64_t it) { go_.v.store(it, std::memory_order_release); }
-  void wait_go(uint64_t it) const { wait_for(go_.v, it); }
-  void done(unsigned role, uint64_t it) { done_[role].v.store(it, std::memory_order_release); }
+  explicit iteration_handshake(unsigned n) : n_(n), done_(new line_word[n]) {}
+  void go(uint64_t it) { go_.store(it, std::memory_order_release); }
+  void wait_go(uint64_t it) const { wait_for(go_, it); }
+  void done(unsigned role, uint64_t it) { done_[role].store(it, std::memory_order_release); }
   void wait_done(uint64_t it) const {
-    for (unsigned r = 1; r < n_; r++) wait_for(done_[r].v, it);
+    for (unsigned r = 1; r < n_; r++) wait_for(done_[r], it);
   }
 
  private:
-  struct alignas(kNoFalseSharing) slot {
-    std::atomic<uint64_t> v{0};
-  };
   // The spin phase (no PAUSE: it costs ~50 ns here, more than the hand-off
   // itself), then yield until it comes (TSan, oversubscription, one CPU).
-  static void wait_for(const std::atomic<uint64_t> &w, uint64_t it) {
+  static void wait_for(const line_word &w, uint64_t it) {
     auto here = [&] { return w.load(std::memory_order_acquire) >= it; };
     if (spin_phase(here)) return;
     while (!here()) std::this_thread::yield();
   }
   unsigned n_;
-  slot go_;
-  std::unique_ptr<slot[]> done_;
+  line_word go_;
+  std::unique_ptr<line_word[]> done_;
 };
 
 // An iteration's outcome: a name (a string literal: the histogram keys on

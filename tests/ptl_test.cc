@@ -65,26 +65,18 @@ void expect_try_lock() {
     ADD_FAILURE() << "try_lock of a free lock failed";
     return;
   }
-  bool other = true;
-  std::thread([&] {
-    if (lock.try_lock()) {
-      other = true;
-      lock.unlock();
-    } else {
-      other = false;
-    }
-  }).join();
-  EXPECT_FALSE(other);
+  // Whether another thread's try_lock succeeds (it unlocks again if so).
+  auto try_elsewhere = [&] {
+    bool got = false;
+    std::thread([&] {
+      got = lock.try_lock();
+      if (got) lock.unlock();
+    }).join();
+    return got;
+  };
+  EXPECT_FALSE(try_elsewhere());
   lock.unlock();
-  std::thread([&] {
-    if (lock.try_lock()) {
-      other = true;
-      lock.unlock();
-    } else {
-      other = false;
-    }
-  }).join();
-  EXPECT_TRUE(other);
+  EXPECT_TRUE(try_elsewhere());
 }
 
 TEST(Ptl, TtasMutualExclusion) { expect_mutual_exclusion<ttas_lock>(); }

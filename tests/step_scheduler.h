@@ -141,29 +141,20 @@ class step_scheduler {
       advance_locked();
       if (failed_ || pos_ >= script_.size() || !mentioned(actor, label, pos_)) break;
       const step &s = script_[pos_];
-      if (!granted_ && s.kind == step::run_k && s.actor == actor) {
-        if (s.label == label) {
-          log_locked("grant " + entry_name(pos_));
-          if (s.async)
-            ++pos_;
-          else
-            granted_ = true;
-          cv_.notify_all();
-          break;
-        }
-        if (s.optional) {
-          log_locked("skip " + entry_name(pos_) + " (" + names_[actor] + " at " + label + ")");
+      const bool mine =
+          !granted_ && s.actor == actor && (s.kind == step::run_k || s.kind == step::arrive_k);
+      if (mine && s.kind == step::run_k && s.label == label) {
+        log_locked("grant " + entry_name(pos_));
+        if (s.async)
           ++pos_;
-          cv_.notify_all();
-          continue;
-        }
-        fail_locked(names_[actor] + " reached " + label + " but the script expects " +
-                    entry_name(pos_) + " (entry #" + std::to_string(pos_) + ")");
+        else
+          granted_ = true;
+        cv_.notify_all();
         break;
       }
-      if (!granted_ && s.kind == step::arrive_k && s.actor == actor && s.label != label) {
+      if (mine && s.label != label) {  // this actor went another way
         if (s.optional) {
-          log_locked("skip " + entry_name(pos_));
+          log_locked("skip " + entry_name(pos_) + " (" + names_[actor] + " at " + label + ")");
           ++pos_;
           cv_.notify_all();
           continue;

@@ -57,6 +57,15 @@ PTL_BENCH = {
 # ---------------------------------------------------------------------------
 
 
+# How each gate kind picks its two medians (real_time: lower is faster).
+RATIO_KINDS = {
+    'time': ('num', 1, 'den', 1, False),        # num / den, 1 thread
+    'scaling': ('num', 1, 'num', 2, False),     # time 1 thread / time 2 threads
+    'throughput': ('num', 2, 'den', 2, True),   # throughput num / den, 2 threads
+    'handoff': ('num', 2, 'den', 2, False),     # num / den, 2 threads
+}
+
+
 def gate_specs(context):
     """The gates that apply to a run with this context."""
     compiler = str(context.get('compiler', ''))
@@ -141,22 +150,11 @@ def compute_gates(doc):
     out = []
     for g in gate_specs(doc.get('context', {})):
         ratio = None
-        if g['kind'] == 'time':
-            a, b = med.get(run_name(g['num'], 1)), med.get(run_name(g['den'], 1))
-            if a and b:
-                ratio = a / b
-        elif g['kind'] == 'scaling':
-            a, b = med.get(run_name(g['num'], 1)), med.get(run_name(g['num'], 2))
-            if a and b:
-                ratio = a / b
-        elif g['kind'] == 'throughput':
-            a, b = med.get(run_name(g['num'], 2)), med.get(run_name(g['den'], 2))
-            if a and b:
-                ratio = b / a
-        elif g['kind'] == 'handoff':
-            a, b = med.get(run_name(g['num'], 2)), med.get(run_name(g['den'], 2))
-            if a and b:
-                ratio = a / b
+        # (numerator key, its threads, denominator key, its threads, inverted)
+        nk, nt, dk, dt, inv = RATIO_KINDS[g['kind']]
+        a, b = med.get(run_name(g[nk], nt)), med.get(run_name(g[dk], dt))
+        if a and b:
+            ratio = b / a if inv else a / b
         if ratio is None:
             status = 'SKIP'
         elif g['level'] == 'info':
