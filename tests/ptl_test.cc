@@ -69,8 +69,10 @@ void expect_try_lock() {
   auto try_elsewhere = [&] {
     bool got = false;
     std::thread([&] {
-      got = lock.try_lock();
-      if (got) lock.unlock();
+      if (lock.try_lock()) {  // the form the thread-safety analysis follows
+        got = true;
+        lock.unlock();
+      }
     }).join();
     return got;
   };
