@@ -210,6 +210,8 @@ struct fork_vs_gup_fast final : fork_base {
     } else {
       const unsigned flags = ((a.iteration & 1) ? 0u : FOLL_WRITE) | FOLL_FAST_ONLY;
       pinned = pin_user_pages_fast(a.env, mm, A, 1, flags, &pin) == 1;
+      // A walk undone after the seqcount moved has written pages[0]: not a pin.
+      if (!pinned) pin = nullptr;
     }
   }
   outcome check(actor &a) override {
