@@ -194,15 +194,29 @@ def plot_gates(out, history):
     return save(fig, out, 'gates.png')
 
 
-def latest_kill_matrix(stresses):
-    """{(mutant, scenario): entry}, the most recent entry for each cell."""
-    cells = {}
+def latest_kill_matrices(stresses):
+    """[(cpus, {(mutant, scenario): entry})]: the most recent entry for each
+    cell, one matrix per number of CPUs the run was allowed (context
+    cpus_allowed), most CPUs first. A run pinned to one CPU answers another
+    question (time-shared threads) than a run with a CPU per thread, so
+    neither hides the other. Files older than cpus_allowed (None) were
+    unpinned runs: they join the matrix with the most CPUs, where a newer
+    entry for the same cell replaces theirs."""
+    def allowed(doc):
+        cpus = doc.get('context', {}).get('cpus_allowed')
+        return cpus if isinstance(cpus, int) else None
+
+    most = max((c for c in (allowed(d) for _, d in stresses) if c is not None), default=None)
+    by_cpus = {}
     for base, doc in stresses:
+        cpus = allowed(doc)
+        cpus = most if cpus is None else cpus
         for e in doc.get('kill_matrix') or []:
             if not isinstance(e, dict) or 'mutant' not in e:
                 continue
+            cells = by_cpus.setdefault(cpus, {})
             cells[(str(e['mutant']), str(e.get('scenario', '?')))] = dict(e, _file=base)
-    return cells
+    return sorted(by_cpus.items(), key=lambda kv: -1 if kv[0] is None else -kv[0])
 
 
 def fmt_s(v):
@@ -221,7 +235,7 @@ def is_killed(e):
         e.get('median_s') is not None
 
 
-def plot_kill_matrix(out, cells):
+def plot_kill_matrix(out, cells, name, title):
     mutants = sorted({m for m, _ in cells})
     scenarios = sorted({s for _, s in cells})
     vis = {m: True for m in mutants}
@@ -253,8 +267,8 @@ def plot_kill_matrix(out, cells):
                        fontsize=8)
     cb = fig.colorbar(im, ax=ax)
     cb.set_label('log10 median seconds to detection', fontsize=8)
-    ax.set_title('kill matrix: median time to detection', fontsize=9)
-    return save(fig, out, 'kill_matrix.png')
+    ax.set_title(title, fontsize=9)
+    return save(fig, out, name)
 
 
 def stress_rows(stresses):
@@ -387,16 +401,22 @@ def build(results, out):
 
     # Kill matrix.
     parts.append('<h2>Kill matrix</h2>')
-    cells = latest_kill_matrix(stresses)
-    if cells:
+    matrices = latest_kill_matrices(stresses)
+    for k, (cpus, cells) in enumerate(matrices):
+        where = 'CPUs allowed unrecorded' if cpus is None else \
+            '%d CPU%s allowed' % (cpus, '' if cpus == 1 else 's')
+        name = 'kill_matrix.png' if k == 0 else 'kill_matrix-%scpu.png' % (
+            'unknown' if cpus is None else cpus)
+        title = 'kill matrix, %s: median time to detection' % where
+        parts.append('<h3>%s</h3>' % esc(title))
         parts.append('<div class="plots">%s</div>' %
-                     img(plot_kill_matrix(out, cells), 'kill matrix'))
+                     img(plot_kill_matrix(out, cells, name, title), title))
         rows = [[m, s, e.get('x86_visible'), e.get('verdict'), fmt_s(e.get('median_s')),
                  fmt_s(e.get('max_s')), e.get('seeds'), e['_file']]
                 for (m, s), e in sorted(cells.items())]
         parts.append(table(['mutant', 'scenario', 'x86 visible', 'verdict', 'median',
                             'max', 'seeds', 'file'], rows))
-    else:
+    if not matrices:
         parts.append('<p>No kill matrix in any stress-*.json.</p>')
 
     # Stress throughput.
