@@ -15,12 +15,13 @@
 namespace anonx {
 
 // Per-CPU statistics: written only by their own CPU, summed at the end.
-// gup_fast_fallback: returned fewer pages than asked (slow GUP finishes);
+// Every GUP-fast call is a gup_fast_success or a gup_fast_fallback (its
+// attempts are their sum); gup_fast_fallback: returned fewer pages than
+// asked (slow GUP finishes);
 // gup_fast_recheck_fail: (B4) or the seqcount re-check failed; share_busy:
 // page_try_share_anon_rmap or the fork dup found a pin.
 #define ANONX_CPU_STATS(X) \
   X(ops)                   \
-  X(gup_fast_attempts)     \
   X(gup_fast_success)      \
   X(gup_fast_fallback)     \
   X(gup_fast_recheck_fail) \

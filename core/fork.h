@@ -110,7 +110,7 @@ int copy_page_range(Env &env, typename Env::mm_t &dst, typename Env::mm_t &src,
   if (cow) raw_write_seqcount_begin(&src.write_protect_seq);  // pairs with GUP-fast's (2)/(6)
   int ret = 0;
   for (unsigned long addr = vma.vm_start; addr < vma.vm_end && !ret;) {
-    const unsigned long next = std::min(vma.vm_end, src.pmd_start(addr) + PTRS_PER_PTE);
+    const unsigned long next = src.pmd_addr_end(addr, vma.vm_end);
     const pmd_t pmd{src.pmd_offset(addr)->load(std::memory_order_relaxed)};
     if (pmd_trans_huge(pmd)) {
       if (copy_huge_pmd(env, dst, src, addr) == 0) {

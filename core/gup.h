@@ -137,10 +137,9 @@ void unpin_user_pages_lockless(Env &env, typename Env::page_t **pages, long nr, 
 }
 
 // Models: lockless_pages_from_mm() (mm/gup.c, 6.2).
-// Locking: none. Steps: (1) MMF_HAS_PINNED, test_bit before set_bit (the
-// 46x lesson, perf-anchors G2); (2) sample write_protect_seq, odd => slow
-// path; (3) IRQs off; (4) the walk; (5) IRQs on; (6) the seqcount moved (a
-// fork ran) => unpin everything, slow path.
+// Locking: none. Steps: (2) sample write_protect_seq, odd => slow path (step
+// (1), MMF_HAS_PINNED, is the caller's); (3) IRQs off; (4) the walk; (5) IRQs
+// on; (6) the seqcount moved (a fork ran) => unpin everything, slow path.
 template <class Env>
 long lockless_pages_from_mm(Env &env, typename Env::mm_t &mm, unsigned long start, long nr_pages,
                             unsigned flags, typename Env::page_t **pages) {
@@ -155,7 +154,7 @@ long lockless_pages_from_mm(Env &env, typename Env::mm_t &mm, unsigned long star
   long nr = 0;
   const unsigned long end = start + static_cast<unsigned long>(nr_pages);
   for (unsigned long addr = start; addr < end;) {
-    const unsigned long next = std::min(end, mm.pmd_start(addr) + PTRS_PER_PTE);
+    const unsigned long next = mm.pmd_addr_end(addr, end);
     const pmd_t pmd{mm.pmd_offset(addr)->load(std::memory_order_acquire)};  // pmdp_get_lockless
     const long before = nr;
     if (pmd_trans_huge(pmd))
@@ -265,20 +264,25 @@ long __get_user_pages(Env &env, typename Env::mm_t &mm, unsigned long start, lon
   return nr;
 }
 
-// Models: internal_get_user_pages_fast() (mm/gup.c): GUP-fast first, slow
-// GUP (mmap_lock read) for the rest unless FOLL_FAST_ONLY.
+// Models: mm_set_has_pinned_flag() (mm/gup.c): MMF_HAS_PINNED, test_bit
+// before set_bit, so a pin of an mm already marked stores nothing to the
+// shared mm line (the 46x lesson, perf-anchors G2).
+template <class Mm>
+ANONX_INLINE void mm_set_has_pinned_flag(Mm &mm) {
+  if (!test_bit(MMF_HAS_PINNED, &mm.flags)) set_bit(MMF_HAS_PINNED, &mm.flags);
+}
+
+// Models: internal_get_user_pages_fast() (mm/gup.c): (1) MMF_HAS_PINNED for
+// a pin, GUP-fast first, slow GUP (mmap_lock read) for the rest unless
+// FOLL_FAST_ONLY. Every call counts as a GUP-fast success or a fallback.
 template <class Env>
 long internal_get_user_pages_fast(Env &env, typename Env::mm_t &mm, unsigned long start,
                                   long nr_pages, unsigned flags, typename Env::page_t **pages) {
-  if ((flags & FOLL_PIN) && !test_bit(MMF_HAS_PINNED, &mm.flags))
-    set_bit(MMF_HAS_PINNED, &mm.flags);  // (1) test before set: no store on the hot path
-  ++env.stats->gup_fast_attempts;
+  if (flags & FOLL_PIN) mm_set_has_pinned_flag(mm);  // (1)
   const long nr = lockless_pages_from_mm(env, mm, start, nr_pages, flags, pages);
   if (nr == nr_pages) {
     ++env.stats->gup_fast_success;
-    if constexpr (Env::oracles)
-      if (flags & FOLL_PIN)
-        for (long i = 0; i < nr; i++) check_committed_pin(env, pages[i]);
+    check_committed_pins(env, flags, pages, 0, nr);
     return nr;
   }
   ++env.stats->gup_fast_fallback;
@@ -288,9 +292,7 @@ long internal_get_user_pages_fast(Env &env, typename Env::mm_t &mm, unsigned lon
   const long rest = __get_user_pages(env, mm, start + static_cast<unsigned long>(nr), nr_pages - nr,
                                      flags, pages + nr);
   if (rest < 0) return nr ? nr : rest;
-  if constexpr (Env::oracles)
-    if (flags & FOLL_PIN)
-      for (long i = nr; i < nr + rest; i++) check_committed_pin(env, pages[i]);
+  check_committed_pins(env, flags, pages, nr, nr + rest);
   return nr + rest;
 }
 
@@ -312,12 +314,11 @@ template <class Env>
 long pin_user_pages(Env &env, typename Env::mm_t &mm, unsigned long start, long nr_pages,
                     unsigned gup_flags, typename Env::page_t **pages) {
   gup_flags |= FOLL_PIN;
-  if (!test_bit(MMF_HAS_PINNED, &mm.flags)) set_bit(MMF_HAS_PINNED, &mm.flags);
+  mm_set_has_pinned_flag(mm);
   ++env.stats->gup_slow;
   mmap_read_guard g(mm.mmap_lock);
   const long nr = __get_user_pages(env, mm, start, nr_pages, gup_flags, pages);
-  if constexpr (Env::oracles)
-    for (long i = 0; i < nr; i++) check_committed_pin(env, pages[i]);
+  check_committed_pins(env, gup_flags, pages, 0, nr);
   return nr;
 }
 template <class Env>
@@ -333,10 +334,8 @@ long get_user_pages(Env &env, typename Env::mm_t &mm, unsigned long start, long 
 template <class Env>
 void sanity_check_pinned_pages(Env &env, typename Env::page_t *page) {
   if (!env.has_anon_exclusive() || !PageAnon(page)) return;
-  auto *head = compound_head(page);
-  const bool excl = test_bit(PG_anon_exclusive, &page->flags) ||
-                    (head != page && test_bit(PG_anon_exclusive, &head->flags));
-  if (!excl) report_violation("I1", page->pfn, "unpin: pinned page is not exclusive");
+  if (!pinned_page_exclusive(page))
+    report_violation("I1", page->pfn, "unpin: pinned page is not exclusive");
 }
 
 // Models: unpin_user_page() (mm/gup.c).

@@ -14,24 +14,23 @@
 namespace anonx {
 
 // Models: do_huge_pmd_anonymous_page(). Locking: mmap_lock read; takes the
-// PMD lock. Steps: allocate an order-9 page, clear it,
-// page_add_new_anon_rmap(compound): the flag goes on the head only; publish.
+// PMD lock. Steps: allocate an order-9 page, clear it; under the PMD lock,
+// pmd_none re-check, page_add_new_anon_rmap(compound): the flag goes on the
+// head only; publish.
 template <class Env>
-int do_huge_pmd_anonymous_page(Env &env, typename Env::mm_t &mm, unsigned long addr) {
+int do_huge_pmd_anonymous_page(Env &env, typename Env::mm_t &mm, const vm_area_struct &vma,
+                               unsigned long addr) {
   auto *head = env.alloc_page(HPAGE_PMD_ORDER);
   if (!head) return VM_FAULT_OOM;
   for (unsigned i = 0; i < HPAGE_PMD_NR; i++) env.m->mem.clear_page(head->pfn + i);
-  const unsigned long haddr = mm.pmd_start(addr);
-  const vm_area_struct *vma = mm.find_vma(addr);
-  page_add_new_anon_rmap(env, head, mm, haddr, true);
   auto *pmdp = mm.pmd_offset(addr);
   lock_guard<spinlock_t> g(mm.page_table_lock);
-  if (!pmd_none(pmd_t{pmdp->load(std::memory_order_relaxed)})) {
-    head[1].compound_mapcount.store(-1, std::memory_order_relaxed);
+  if (!pmd_none(pmd_t{pmdp->load(std::memory_order_relaxed)})) {  // another fault won
     env.put_page(head);
     return VM_FAULT_OK;
   }
-  pmdp->store(pfn_pmd(head->pfn, vma->vm_flags & VM_WRITE).v, std::memory_order_release);
+  page_add_new_anon_rmap(env, head, mm, mm.pmd_start(addr), true);
+  pmdp->store(pfn_pmd(head->pfn, vma.vm_flags & VM_WRITE).v, std::memory_order_release);
   return VM_FAULT_OK;
 }
 
@@ -77,9 +76,9 @@ void __split_huge_pmd(Env &env, typename Env::mm_t &mm, unsigned long addr) {
 // mapping => page_move_anon_rmap + reuse; else split and let the PTE fault
 // path copy per subpage.
 template <class Env>
-int do_huge_pmd_wp_page(Env &env, typename Env::mm_t &mm, unsigned long addr, unsigned flags) {
+int do_huge_pmd_wp_page(Env &env, typename Env::mm_t &mm, const vm_area_struct &vma,
+                        unsigned long addr, unsigned flags) {
   auto *pmdp = mm.pmd_offset(addr);
-  const vm_area_struct *vma = mm.find_vma(addr);
   {
     lock_guard<spinlock_t> g(mm.page_table_lock);
     const pmd_t pmd{pmdp->load(std::memory_order_relaxed)};
@@ -97,7 +96,7 @@ int do_huge_pmd_wp_page(Env &env, typename Env::mm_t &mm, unsigned long addr, un
     if (reuse) {
       if (!(flags & FAULT_FLAG_UNSHARE)) {
         pmd_t e = pte_mkyoung(pte_mkdirty(pmd));
-        if (vma->vm_flags & VM_WRITE) e = pte_mkwrite(e);
+        if (vma.vm_flags & VM_WRITE) e = pte_mkwrite(e);
         pmdp->store(e.v, std::memory_order_release);
       }
       return VM_FAULT_OK;

@@ -19,6 +19,15 @@
 
 namespace anonx {
 
+// The I1 test of a pinned anon page: it is exclusive, or (THP) its head is
+// (PMD- vs PTE-mapped is unknown at unpin).
+template <class P>
+bool pinned_page_exclusive(P *page) {
+  P *head = compound_head(page);
+  return test_bit(PG_anon_exclusive, &page->flags) ||
+         (head != page && test_bit(PG_anon_exclusive, &head->flags));
+}
+
 // I1 (pinned => exclusive) and I11 (maybe_dma_pinned never false while a
 // committed pin is held), for a committed FOLL_PIN on an anon page.
 // THP: the head or the subpage must be exclusive (PMD- vs PTE-mapped is
@@ -26,20 +35,27 @@ namespace anonx {
 template <class Env>
 bool check_committed_pin(Env &env, typename Env::page_t *page) {
   bool ok = true;
-  auto *head = compound_head(page);
   if (!page_maybe_dma_pinned(page)) {
     report_violation("I11", page->pfn, "committed pin but !page_maybe_dma_pinned");
     ok = false;
   }
   if (env.has_anon_exclusive() && PageAnon(page)) {
-    const bool excl = test_bit(PG_anon_exclusive, &page->flags) ||
-                      (head != page && test_bit(PG_anon_exclusive, &head->flags));
-    if (!excl) {
+    if (!pinned_page_exclusive(page)) {
       report_violation("I1", page->pfn, "committed pin on a page that is not PageAnonExclusive");
       ok = false;
     }
   }
   return ok;
+}
+
+// check_committed_pin for pages[from, to) of a FOLL_PIN GUP call (nothing
+// when the environment has no oracles or the call took no pins).
+template <class Env>
+void check_committed_pins(Env &env, unsigned flags, typename Env::page_t *const *pages, long from,
+                          long to) {
+  if constexpr (Env::oracles)
+    if (flags & FOLL_PIN)
+      for (long i = from; i < to; i++) check_committed_pin(env, pages[i]);
 }
 
 // I9: after a PMD split every subpage carries the head's former flag.

@@ -71,9 +71,7 @@ bool collapse_huge_page(Env &env, typename Env::mm_t &mm,
     pmdp->store(pfn_pmd(head->pfn, writable || (vma->vm_flags & VM_WRITE)).v,
                 std::memory_order_release);
   }
-  env.at("FREE_PT");
-  if (!env.proto.mutant_is(mutant::pt_free_no_ipi)) env.m->cpus.wait_for_sections(env.cpu);
-  env.m->tables.free(pmd_table_index(pmd));
+  pte_free_synced(env, pmd);
   return true;
 }
 

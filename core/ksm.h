@@ -47,6 +47,7 @@ bool write_protect_page(Env &env, typename Env::mm_t &mm, unsigned long addr,
       return false;
     }
     const pte_t final_pte = pte_mkclean(pte_wrprotect(entry));
+    bool clear_after_a4 = false;
     if (anon_exclusive) {
       if (merge_pinned) {
         share_clear_flag(env, page);  // no (A2): a pinned page loses its flag
@@ -57,18 +58,15 @@ bool write_protect_page(Env &env, typename Env::mm_t &mm, unsigned long addr,
           set_pte_at(env, ptep, entry);
           return false;
         }
-        env.at("A4");
-        set_pte_at(env, ptep, final_pte);
-        share_clear_flag(env, page);
-        *orig_pte = final_pte;
-        return true;
+        clear_after_a4 = true;
       } else if (page_try_share_anon_rmap(env, page)) {
         set_pte_at(env, ptep, entry);
         return false;
       }
     }
     env.at("A4");
-    set_pte_at(env, ptep, final_pte);  // (A4)
+    set_pte_at(env, ptep, final_pte);                 // (A4)
+    if (clear_after_a4) share_clear_flag(env, page);  // b8: (A3) after (A4)
     pte = final_pte;
   }
   *orig_pte = pte;

@@ -33,9 +33,11 @@ ANONX_INLINE typename Env::table_t *pte_table_of(typename Env::mm_t &mm, unsigne
 ANONX_INLINE unsigned pte_index(unsigned long addr) { return addr & (PTRS_PER_PTE - 1); }
 
 template <class Env>
-int do_huge_pmd_anonymous_page(Env &env, typename Env::mm_t &mm, unsigned long addr);
+int do_huge_pmd_anonymous_page(Env &env, typename Env::mm_t &mm, const vm_area_struct &vma,
+                               unsigned long addr);
 template <class Env>
-int do_huge_pmd_wp_page(Env &env, typename Env::mm_t &mm, unsigned long addr, unsigned flags);
+int do_huge_pmd_wp_page(Env &env, typename Env::mm_t &mm, const vm_area_struct &vma,
+                        unsigned long addr, unsigned flags);
 template <class Env>
 void __split_huge_pmd(Env &env, typename Env::mm_t &mm, unsigned long addr);
 
@@ -73,25 +75,24 @@ int do_anonymous_page(Env &env, typename Env::mm_t &mm, const vm_area_struct &vm
 // Steps: allocate and copy, re-take the PT lock, pte_same re-check, clear
 // and flush the old PTE, page_add_new_anon_rmap(new) (exclusive), set the
 // new PTE (R/O for UNSHARE), only then page_remove_rmap(old).
-// old_mapped: orig maps old (a COW); false for do_cow_fault (orig is none).
+// old: referenced by the caller, never null (the zero page, which the
+// kernel copies from without a struct page, is not modelled). orig maps old
+// for a COW; it is none for do_cow_fault, where old is the file page.
 template <class Env>
 int wp_page_copy(Env &env, typename Env::mm_t &mm, const vm_area_struct &vma, unsigned long addr,
                  typename Env::table_t &table, pte_t orig, typename Env::page_t *old,
-                 unsigned flags, bool old_mapped = true) {
+                 unsigned flags) {
   auto *ptep = &table.pte[pte_index(addr)];
   auto *page = env.alloc_page(0);
   if (!page) {
-    if (old) env.put_page(old);
+    env.put_page(old);
     return VM_FAULT_OOM;
   }
-  if (old)
-    env.m->mem.copy_page(page->pfn, old->pfn);
-  else
-    env.m->mem.clear_page(page->pfn);
+  env.m->mem.copy_page(page->pfn, old->pfn);
   lock_guard<ptl_t> ptl(table.ptl);
   if (ptep->load(std::memory_order_relaxed) != orig.v) {  // raced: let the fault retry
     env.put_page(page);
-    if (old) env.put_page(old);
+    env.put_page(old);
     return VM_FAULT_OK;
   }
   const bool unshare = flags & FAULT_FLAG_UNSHARE;
@@ -101,13 +102,11 @@ int wp_page_copy(Env &env, typename Env::mm_t &mm, const vm_area_struct &vma, un
   ptep->exchange(0, std::memory_order_seq_cst);  // ptep_clear_flush
   page_add_new_anon_rmap(env, page, mm, addr, false);
   set_pte_at(env, ptep, entry);
-  if (old) {
-    if (old_mapped) {
-      page_remove_rmap(old, false);
-      env.put_page(old);  // the mapping's reference
-    }
-    env.put_page(old);  // the caller's reference
+  if (!pte_none(orig)) {  // orig mapped old (a COW, not do_cow_fault)
+    page_remove_rmap(old, false);
+    env.put_page(old);  // the mapping's reference
   }
+  env.put_page(old);  // the caller's reference
   ++env.stats->cow_copies;
   return VM_FAULT_OK;
 }
@@ -258,14 +257,14 @@ int handle_mm_fault(Env &env, typename Env::mm_t &mm, unsigned long addr, unsign
   if (pmd_none(pmd)) {
     if ((vma->vm_flags & VM_HUGEPAGE) && vma->vm_start <= mm.pmd_start(addr) &&
         vma->vm_end >= mm.pmd_start(addr) + PTRS_PER_PTE) {
-      const int r = do_huge_pmd_anonymous_page(env, mm, addr);
+      const int r = do_huge_pmd_anonymous_page(env, mm, *vma, addr);
       if (r != VM_FAULT_OOM) return r;
     }
     return __pte_alloc(env, mm, addr);
   }
   if (pmd_trans_huge(pmd)) {
     if ((flags & (FAULT_FLAG_WRITE | FAULT_FLAG_UNSHARE)) && !pte_write(pmd))
-      return do_huge_pmd_wp_page(env, mm, addr, flags);
+      return do_huge_pmd_wp_page(env, mm, *vma, addr, flags);
     return VM_FAULT_OK;
   }
   if (!pmd_table(pmd)) return VM_FAULT_RETRY;  // PMD migration entry / invalidated: retry
@@ -281,10 +280,9 @@ int handle_mm_fault(Env &env, typename Env::mm_t &mm, unsigned long addr, unsign
     int r = VM_FAULT_OK;
     if (vma_is_file(*vma) && write) {  // do_cow_fault: a private anon copy, exclusive
       table.ptl.unlock();
-      get_page(env.pfn_to_page(vma_file_pfn(*vma, addr)));
-      return wp_page_copy(env, mm, *vma, addr, table, pte,
-                          env.pfn_to_page(vma_file_pfn(*vma, addr)), flags & ~FAULT_FLAG_FORCE,
-                          /*old_mapped=*/false);
+      auto *file_page = env.pfn_to_page(vma_file_pfn(*vma, addr));
+      get_page(file_page);
+      return wp_page_copy(env, mm, *vma, addr, table, pte, file_page, flags & ~FAULT_FLAG_FORCE);
     }
     if (vma_is_file(*vma))
       do_read_fault_file(env, *vma, addr, ptep);
@@ -389,7 +387,7 @@ template <class Env>
 void zap_page_range(Env &env, typename Env::mm_t &mm, unsigned long start, unsigned long end) {
   env.at("ZAP");
   for (unsigned long addr = start; addr < end;) {
-    const unsigned long next = std::min(end, mm.pmd_start(addr) + PTRS_PER_PTE);
+    const unsigned long next = mm.pmd_addr_end(addr, end);
     const pmd_t pmd{mm.pmd_offset(addr)->load(std::memory_order_acquire)};
     if (pmd_trans_huge(pmd)) {
       if (addr == mm.pmd_start(addr) && next - addr == PTRS_PER_PTE) {
@@ -409,9 +407,20 @@ void zap_page_range(Env &env, typename Env::mm_t &mm, unsigned long start, unsig
   }
 }
 
-// Models: free_pgtables() -> free_pte_range() -> pte_free_tlb(), with the
-// table freed only after tlb_remove_table_sync_one(): the IPI that waits
-// for GUP-fast's IRQ-off sections (mutant pt_free_no_ipi skips it).
+// Models: tlb_remove_table_sync_one() then pte_free(): a PTE table whose
+// PMD is cleared (and flushed) is freed only after the IPI that waits for
+// GUP-fast's IRQ-off sections (mutant pt_free_no_ipi skips it). Shared by
+// free_pgtables and khugepaged's collapse.
+// Locking: mmap_lock write; no PT lock (the table is unreachable).
+template <class Env>
+void pte_free_synced(Env &env, pmd_t pmd) {
+  env.at("FREE_PT");
+  if (!env.proto.mutant_is(mutant::pt_free_no_ipi)) env.m->cpus.wait_for_sections(env.cpu);
+  env.m->tables.free(pmd_table_index(pmd));
+}
+
+// Models: free_pgtables() -> free_pte_range() -> pte_free_tlb(), the table
+// freed through pte_free_synced.
 // Locking: mmap_lock write; the range's PTEs are already zapped.
 template <class Env>
 void free_pgtables(Env &env, typename Env::mm_t &mm, unsigned long start, unsigned long end) {
@@ -423,10 +432,7 @@ void free_pgtables(Env &env, typename Env::mm_t &mm, unsigned long start, unsign
       lock_guard<spinlock_t> g(mm.page_table_lock);
       pmd.v = pmdp->exchange(0, std::memory_order_seq_cst);  // pmd_clear + flush
     }
-    if (!pmd_table(pmd)) continue;
-    env.at("FREE_PT");
-    if (!env.proto.mutant_is(mutant::pt_free_no_ipi)) env.m->cpus.wait_for_sections(env.cpu);
-    env.m->tables.free(pmd_table_index(pmd));
+    if (pmd_table(pmd)) pte_free_synced(env, pmd);
   }
 }
 

@@ -106,9 +106,7 @@ bool migrate_page(Env &env, typename Env::page_t *page) {
     return remove_migration_pte(env, target, ptep, entry);
   });
   if (target != page) {  // the old page: frozen at 0, unmapped, nobody can see it
-    unlock_page(page);
-    page->_mapcount.store(-1, std::memory_order_relaxed);
-    page->flags.fetch_and(~(1UL << PG_locked), std::memory_order_relaxed);
+    unlock_page(page);   // unmapped (mapcount checked above) and unlocked: free_page's checks hold
     env.m->mem.free_page(static_cast<int>(env.cpu), page);
     unlock_page(target);
     env.put_page(target);  // alloc's reference; the mappings hold theirs

@@ -13,6 +13,7 @@
 //    unmapped memory: the oracle reports such a walk.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <memory>
 #include <vector>
@@ -149,6 +150,10 @@ struct basic_mm {
   Atomic<pteval_t> *pmd_offset(unsigned long addr) { return &pmd[addr / PTRS_PER_PTE]; }
   table_t &table_of(pmd_t pmd) { return machine.tables[pmd_table_index(pmd)]; }
   unsigned long pmd_start(unsigned long addr) const { return addr & ~(PTRS_PER_PTE - 1ul); }
+  // pmd_addr_end: the end of [addr, end) within addr's page table.
+  unsigned long pmd_addr_end(unsigned long addr, unsigned long end) const {
+    return std::min(end, pmd_start(addr) + PTRS_PER_PTE);
+  }
 };
 
 using machine = basic_machine<>;

@@ -23,7 +23,7 @@ int mprotect(Env &env, typename Env::mm_t &mm, unsigned long start, unsigned lon
     vma->vm_flags &= ~VM_WRITE;
   if (writable) return 0;
   for (unsigned long addr = start; addr < end;) {
-    const unsigned long next = std::min(end, mm.pmd_start(addr) + PTRS_PER_PTE);
+    const unsigned long next = mm.pmd_addr_end(addr, end);
     auto *pmdp = mm.pmd_offset(addr);
     const pmd_t pmd{pmdp->load(std::memory_order_acquire)};
     if (pmd_trans_huge(pmd)) {

@@ -15,7 +15,6 @@
 namespace anonx {
 
 inline constexpr unsigned RMAP_EXCLUSIVE = 1u << 0;
-inline constexpr unsigned RMAP_COMPOUND = 1u << 1;
 
 template <class Env>
 ANONX_INLINE unsigned long anon_mapping(const typename Env::mm_t &mm) {
@@ -55,13 +54,11 @@ void page_add_new_anon_rmap(Env &env, typename Env::page_t *page, typename Env::
 
 // Models: page_add_anon_rmap(page, vma, addr, flags) (mm/rmap.c, 5.19).
 // Locking: PT lock held. A non-first mapping must never be exclusive.
+// PTE mappings only (no RMAP_COMPOUND): the PMD-mapping callers, THP swap-in
+// and THP migration, are not modelled.
 template <class Env>
 void page_add_anon_rmap(Env &env, typename Env::page_t *page, unsigned flags) {
-  bool first;
-  if (flags & RMAP_COMPOUND)
-    first = page[1].compound_mapcount.fetch_add(1, std::memory_order_relaxed) == -1;
-  else
-    first = page->_mapcount.fetch_add(1, std::memory_order_relaxed) == -1;
+  const bool first = page->_mapcount.fetch_add(1, std::memory_order_relaxed) == -1;
   if (env.has_anon_exclusive() && (flags & RMAP_EXCLUSIVE)) {
     VM_BUG_ON_PFN(!first, page->pfn, "page_add_anon_rmap: exclusive but not the first mapping");
     if (env.proto.mutant_is(mutant::b12_nonatomic_flag))

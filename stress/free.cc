@@ -19,9 +19,10 @@ struct world {
   page *kpage = nullptr;
   // Zaps of the address space (MADV_DONTNEED, munmap) started and
   // finished: a pin holder's I2 check holds only if no zap was in progress
-  // when it pinned and none started before it checked.
+  // when it pinned and none started before it checked. Written and read
+  // together: one line for both, apart from the rest of the world.
   alignas(kNoFalseSharing) std::atomic<uint64_t> zaps_started{0};
-  alignas(kNoFalseSharing) std::atomic<uint64_t> zaps_finished{0};
+  std::atomic<uint64_t> zaps_finished{0};
   explicit world(machine &mach) : m(mach), mm(mach) {}
   template <class F>
   void zap(F &&f) {
@@ -129,10 +130,7 @@ void op_pinner(actor &a, world &w, unsigned kinds) {
 void op_lru(actor &a, world &w, unsigned kinds) {
   page *p = page_at(a, w.mm, pick_addr(a, kinds));
   if (!p || !try_get_page(p)) return;
-  SetPageActive(p);
-  if (!PageActive(p)) report_violation("lost-update", p->pfn, "PG_active set was lost");
-  ClearPageActive(p);
-  if (PageActive(p)) report_violation("lost-update", p->pfn, "PG_active clear was lost");
+  toggle_active_checked(p);
   a.env.put_page(p);
 }
 
@@ -234,9 +232,7 @@ void run_free_group(const cell_spec &spec, std::vector<actor *> &actors, std::at
       const std::vector<unsigned> mine = assign(i);
       while (!stop.load(std::memory_order_relaxed)) {
         op(a, w, mine[a.r.below(static_cast<unsigned>(mine.size()))], kinds);
-        ++a.ops;
-        ++a.iteration;
-        this_cpu_report().iteration = a.iteration;
+        this_cpu_report().iteration = ++a.stats.ops;
         if (spec.stop_on_first && sink.total()) break;
       }
     });

@@ -54,7 +54,6 @@ struct options {
   int inject = -1;       // -1: the scenario's default
   unsigned preempt = 4;  // lockstep: a preemption point in one iteration in N (0: none)
   std::vector<int> cpus;
-  std::string affinity = "none";
   std::string json_path;
   unsigned seeds = 5;
   double budget = 10.0;
@@ -156,19 +155,19 @@ options parse(int argc, char **argv) {
       if (v > 1000000) bad("--preempt: '" + std::to_string(v) + "' is above 1000000");
       o.preempt = static_cast<unsigned>(v);
     } else if (a == "--affinity") {
-      o.affinity = need(i);
+      const std::string affinity = need(i);
       const unsigned ncpu = std::max(1u, std::thread::hardware_concurrency());
-      if (o.affinity == "none") {
-      } else if (o.affinity == "auto") {
+      if (affinity == "none") {
+      } else if (affinity == "auto") {
         for (unsigned c = 0; c < ncpu; c++) o.cpus.push_back(static_cast<int>(c));
       } else {
-        for (auto &part : split(o.affinity, ',')) {
+        for (auto &part : split(affinity, ',')) {
           auto r = split(part, '-');
-          if (r.empty() || r.size() > 2) bad("--affinity: bad CPU list '" + o.affinity + "'");
+          if (r.empty() || r.size() > 2) bad("--affinity: bad CPU list '" + affinity + "'");
           const uint64_t lo = parse_u64("--affinity", r[0], false);
           const uint64_t hi = r.size() == 2 ? parse_u64("--affinity", r[1], false) : lo;
           if (hi < lo || hi >= ncpu)
-            bad("--affinity: CPU list '" + o.affinity + "' names a CPU this machine lacks");
+            bad("--affinity: CPU list '" + affinity + "' names a CPU this machine lacks");
           for (uint64_t c = lo; c <= hi; c++) o.cpus.push_back(static_cast<int>(c));
         }
       }
@@ -284,8 +283,7 @@ std::string rerun_line(const options &o, const cell_result &r) {
   std::ostringstream s;
   s << o.argv[0] << " --scenario " << r.spec.sc->name << " --protocol "
     << generation_name(r.spec.proto.gen) << " --mutant " << mutant_name(r.spec.proto.mut)
-    << " --threads " << r.spec.threads << " --mode "
-    << (r.spec.md == mode::lockstep ? "lockstep" : "free") << " --inject "
+    << " --threads " << r.spec.threads << " --mode " << mode_name(r.spec.md) << " --inject "
     << (r.spec.inject ? "random" : "off") << " --preempt " << r.spec.preempt << " --seed "
     << r.spec.seed << " --duration " << r.spec.duration_s;
   return s.str();
@@ -296,7 +294,7 @@ void write_run(json &j, const cell_result &r) {
       .kv("scenario", r.spec.sc->name)
       .kv("protocol", generation_name(r.spec.proto.gen))
       .kv("mutant", mutant_name(r.spec.proto.mut))
-      .kv("mode", r.spec.md == mode::lockstep ? "lockstep" : "free")
+      .kv("mode", mode_name(r.spec.md))
       .kv("inject", r.spec.inject)
       .kv("preempt_one_in", r.spec.preempt)
       .kv("threads", r.spec.threads)
@@ -333,7 +331,7 @@ void write_run(json &j, const cell_result &r) {
   const cpu_stats &t = r.totals;
   j.key("gup_fast")
       .obj()
-      .kv("attempts", t.gup_fast_attempts)
+      .kv("attempts", t.gup_fast_success + t.gup_fast_fallback)
       .kv("success", t.gup_fast_success)
       .kv("fallback", t.gup_fast_fallback)
       .kv("recheck_fail", t.gup_fast_recheck_fail)
@@ -405,6 +403,7 @@ void print_summary(const std::vector<cell_result> &rs) {
 }
 
 struct progress {
+  explicit progress(bool q) : tty(isatty(2)), quiet(q) {}
   bool tty = false;
   bool quiet = false;
   size_t total = 0, done = 0;
@@ -426,25 +425,59 @@ struct progress {
   }
 };
 
-std::vector<cell_result> run_cells(const std::vector<cell_spec> &cells, progress &pg,
-                                   unsigned threads_per_cell) {
-  std::vector<cell_result> out(cells.size());
-  const unsigned hw = std::max(1u, cpus_allowed());
-  const int conc = static_cast<int>(std::max(1u, hw / std::max(1u, threads_per_cell)));
-  pg.total = cells.size();
-  for (auto &c : cells) pg.seconds_left += c.duration_s;
+// A job: cells run in order until one detects a violation (its time to
+// detection then includes the time spent in the cells before it). A
+// scenario run is one job a cell; a kill-matrix job is one mutant and one
+// seed over its scenarios, or one control cell. expect_s: its expected
+// seconds, for the progress line's time left.
+struct job {
+  std::vector<cell_spec> cells;
+  double expect_s = 0;
+};
+
+// Runs the jobs, as many at once as the cells' CPUs hold (a task_arena of
+// cell_cpus / threads per cell), and returns their cells' results in job
+// order.
+std::vector<cell_result> run_jobs(const std::vector<job> &jobs, progress &pg,
+                                  const std::vector<int> &affinity, unsigned threads_per_cell) {
+  const int conc =
+      static_cast<int>(std::max(1u, cell_cpus(affinity) / std::max(1u, threads_per_cell)));
+  pg.total = jobs.size();
+  for (auto &j : jobs) pg.seconds_left += j.expect_s;
   pg.seconds_left /= conc;
+  std::vector<std::vector<cell_result>> job_results(jobs.size());
   tbb::task_arena arena(conc);
   arena.execute([&] {
     tbb::parallel_for(
-        size_t(0), cells.size(),
+        size_t(0), jobs.size(),
         [&](size_t i) {
-          out[i] = run_cell(cells[i]);
-          pg.update(out[i], cells[i].duration_s / conc);
+          double spent = 0;
+          for (auto &c : jobs[i].cells) {
+            cell_result r = run_cell(c);
+            if (r.violation_count) r.time_to_detect_s += spent;
+            spent += r.elapsed_s;
+            const bool killed = r.violation_count > 0;
+            job_results[i].push_back(std::move(r));
+            if (killed) break;
+          }
+          pg.update(job_results[i].back(), jobs[i].expect_s / conc);
         },
         tbb::simple_partitioner());
   });
-  return out;
+  std::vector<cell_result> results;
+  for (auto &jr : job_results)
+    for (auto &r : jr) results.push_back(std::move(r));
+  return results;
+}
+
+// The report's head: schema and context, then the runs; the caller writes
+// the kill matrix and closes the object.
+void begin_report(json &j, const options &o, const std::vector<cell_result> &results) {
+  j.obj().kv("schema", "anonx-stress/1");
+  write_context(j, o);
+  j.key("runs").arr();
+  for (auto &r : results) write_run(j, r);
+  j.end_arr();
 }
 
 bool in_shard(const options &o, size_t index) { return index % o.shard_n == o.shard_i - 1; }
@@ -467,13 +500,11 @@ cell_spec base_cell(const options &o, const scenario *s) {
 }
 
 int run_scenarios(const options &o) {
-  std::vector<cell_spec> cells;
+  std::vector<job> jobs;
   for (size_t i = 0; i < o.scens.size(); i++)
-    if (in_shard(o, i)) cells.push_back(base_cell(o, o.scens[i]));
-  progress pg;
-  pg.tty = isatty(2);
-  pg.quiet = o.quiet;
-  auto results = run_cells(cells, pg, std::max(2u, o.threads));
+    if (in_shard(o, i)) jobs.push_back({{base_cell(o, o.scens[i])}, o.duration});
+  progress pg(o.quiet);
+  auto results = run_jobs(jobs, pg, o.cpus, std::max(2u, o.threads));
   if (!o.quiet) print_summary(results);
   int rc = 0;
   for (auto &r : results)
@@ -487,52 +518,50 @@ int run_scenarios(const options &o) {
     }
   if (!o.json_path.empty()) {
     json j;
-    j.obj().kv("schema", "anonx-stress/1");
-    write_context(j, o);
-    j.key("runs").arr();
-    for (auto &r : results) write_run(j, r);
-    j.end_arr().key("kill_matrix").arr().end_arr().end_obj();
+    begin_report(j, o, results);
+    j.key("kill_matrix").arr().end_arr().end_obj();
     write_file(o.json_path, j.str());
   }
   std::printf("End of test: %s (protocol=%s mutant=%s threads=%u duration=%g mode=%s seed=%" PRIu64
               " cells=%zu)\n",
               rc ? "FAILURE" : "SUCCESS", generation_name(o.proto.gen), mutant_name(o.proto.mut),
-              o.threads, o.duration, o.md == mode::lockstep ? "lockstep" : "free", o.seed,
-              cells.size());
+              o.threads, o.duration, mode_name(o.md), o.seed, jobs.size());
   return rc;
 }
 
 // ---- kill matrix -----------------------------------------------------------
 
-// A kill-matrix job: one mutant and one seed, its scenarios tried in the
-// table's order until one kills it (its time to detection includes the
-// time spent in the scenarios that did not); or one control cell.
-struct km_job {
-  std::vector<cell_spec> cells;
-  bool control = false;
-};
+// A kill-matrix cell: scenario s on protocol p in lockstep with seed
+// o.seed + k, for at most secs.
+cell_spec km_cell(const options &o, const scenario *s, runtime_protocol p, unsigned k,
+                  double secs) {
+  cell_spec c = base_cell(o, s);
+  c.proto = p;
+  c.md = mode::lockstep;
+  c.threads = s->nr_roles;
+  c.seed = o.seed + k;
+  c.duration_s = secs;
+  return c;
+}
 
+// Kill-matrix jobs: one per mutant and seed, its scenarios tried in the
+// table's order until one kills it; then the control cells.
 int run_kill_matrix(const options &o) {
-  std::vector<km_job> jobs;
+  std::vector<job> jobs;
   std::set<std::string> used;
   size_t index = 0;
   for (auto &m : kMutants)
     for (unsigned k = 0; k < o.seeds; k++, index++) {
-      km_job job;
+      job jb{{}, o.budget / 4};
       for (auto &sname : split(m.scenarios, ' ')) {
         const scenario *s = find_scenario(sname);
         if (!s || !s->make) continue;
         used.insert(sname);
-        cell_spec c = base_cell(o, s);
-        c.proto = runtime_protocol{m.base, m.id, false};
-        c.md = mode::lockstep;
-        c.threads = s->nr_roles;
-        c.seed = o.seed + k;
-        c.duration_s = o.budget;
+        cell_spec c = km_cell(o, s, runtime_protocol{m.base, m.id, false}, k, o.budget);
         c.stop_on_first = true;
-        job.cells.push_back(c);
+        jb.cells.push_back(c);
       }
-      if (in_shard(o, index) && !job.cells.empty()) jobs.push_back(job);
+      if (in_shard(o, index) && !jb.cells.empty()) jobs.push_back(jb);
     }
   // The correct generations on the same cells: zero forbidden outcomes.
   const double control = std::min(o.budget, 0.5);
@@ -540,52 +569,18 @@ int run_kill_matrix(const options &o) {
     for (auto g : {generation::v5_19, generation::v6_2})
       for (unsigned k = 0; k < o.seeds; k++, index++) {
         if (!in_shard(o, index)) continue;
-        cell_spec c = base_cell(o, find_scenario(sname));
-        c.proto = runtime_protocol{g, mutant::none, false};
-        c.md = mode::lockstep;
-        c.threads = c.sc->nr_roles;
-        c.seed = o.seed + k;
-        c.duration_s = control;
-        jobs.push_back({{c}, true});
+        const scenario *s = find_scenario(sname);
+        jobs.push_back(
+            {{km_cell(o, s, runtime_protocol{g, mutant::none, false}, k, control)}, control});
       }
-  progress pg;
-  pg.tty = isatty(2);
-  pg.quiet = o.quiet;
-  pg.total = jobs.size();
-  const unsigned hw = std::max(1u, cpus_allowed());
-  const int conc = static_cast<int>(std::max(1u, hw / 2));
-  for (auto &j : jobs) pg.seconds_left += j.control ? control : o.budget / 4;
-  pg.seconds_left /= conc;
-  std::vector<std::vector<cell_result>> job_results(jobs.size());
-  tbb::task_arena arena(conc);
-  arena.execute([&] {
-    tbb::parallel_for(
-        size_t(0), jobs.size(),
-        [&](size_t i) {
-          double spent = 0;
-          for (auto &c : jobs[i].cells) {
-            cell_result r = run_cell(c);
-            if (r.violation_count) r.time_to_detect_s += spent;
-            spent += r.elapsed_s;
-            const bool killed = r.violation_count > 0;
-            job_results[i].push_back(std::move(r));
-            if (killed) break;
-          }
-          pg.update(job_results[i].back(), job_results[i].back().elapsed_s / conc);
-        },
-        tbb::simple_partitioner());
-  });
-  std::vector<cell_result> results;
-  for (auto &jr : job_results)
-    for (auto &r : jr) results.push_back(std::move(r));
+  progress pg(o.quiet);
+  // Every kill-matrix cell is a lockstep cell of two roles.
+  const std::vector<cell_result> results = run_jobs(jobs, pg, o.cpus, 2);
 
   int rc = 0;
   json j;
-  j.obj().kv("schema", "anonx-stress/1");
-  write_context(j, o);
-  j.key("runs").arr();
-  for (auto &r : results) write_run(j, r);
-  j.end_arr().key("kill_matrix").arr();
+  begin_report(j, o, results);
+  j.key("kill_matrix").arr();
   if (!o.quiet)
     std::printf("\n%-26s %-6s %-4s %-22s %-12s %9s %9s %s\n", "mutant", "base", "x86", "verdict",
                 "killed", "median_s", "max_s", "scenarios");

@@ -5,7 +5,6 @@
 #include <sched.h>
 
 #include <algorithm>
-#include <set>
 
 #include "stress.h"
 
@@ -37,7 +36,6 @@ struct group {
   };
   std::vector<bucket> outcomes;
   align_point align;
-  uint64_t iterations = 0;
 };
 
 void init_actor(actor &a, const cell_spec &spec, machine *m, unsigned cpu, unsigned role,
@@ -63,22 +61,22 @@ void lockstep_thread(const cell_spec &spec, group &g, actor &a, violation_sink &
   a.hooks.align_label = inst.align_label(a.role);
   a.hooks.align_jitter = inst.align_jitter(a.role);
   a.hooks.role = a.role;
+  const unsigned jitter = inst.jitter(a.role);  // constant per cell
+  const auto deadline = t0 + std::chrono::duration<double>(spec.duration_s);
   const bool tso_reorder = spec.proto.mut != mutant::none && info(spec.proto.mut).x86_visible;
   uint64_t it = 0;
   uint64_t before = 0;
   for (;;) {
     if (a.role == 0) {
       bool stop = cell_stop.load(std::memory_order_relaxed);
-      if ((it & 31) == 0 &&
-          std::chrono::duration<double>(clk::now() - t0).count() >= spec.duration_s)
-        stop = true;
+      if ((it & 31) == 0 && clk::now() >= deadline) stop = true;
       if (spec.iterations && it >= spec.iterations) stop = true;
-      if (spec.stop_on_first && sink.total()) stop = true;
+      before = sink.total();
+      if (spec.stop_on_first && before) stop = true;
       if (stop) {
         g.stop.store(true, std::memory_order_relaxed);
         cell_stop.store(true, std::memory_order_relaxed);
       }
-      before = sink.total();
       g.hs->go(it + 1);  // release: the reset state and g.stop
     } else {
       g.hs->wait_go(it + 1);
@@ -94,13 +92,13 @@ void lockstep_thread(const cell_spec &spec, group &g, actor &a, violation_sink &
     // weaker reorderings stay out of the stress harness).
     a.env.proto.reorder = a.env.proto.tso_locked_drain = plan.role >= 0 && tso_reorder;
     this_cpu_report().iteration = it;
-    spin_for(a.r.below(inst.jitter(a.role) + 1));
+    spin_for(a.r.below(jitter + 1));
     for (unsigned n = a.r.below(64); n; n--) barrier();  // fine-grained offset
     a.hooks.at("STEP");  // label 0 of every step: a role may be parked before it starts
     inst.step(a);
     a.env.drain_store_buffer();  // the step is over: its stores are visible
     a.env.proto.reorder = a.env.proto.tso_locked_drain = false;  // grading, reset: no buffer
-    ++a.ops;
+    ++a.stats.ops;
     a.hooks.end_step();
     if (a.role != 0) {
       g.hs->done(a.role, it + 1);  // release: this step's effects
@@ -123,10 +121,7 @@ void lockstep_thread(const cell_spec &spec, group &g, actor &a, violation_sink &
     }
     ++it;
   }
-  if (a.role == 0) {
-    g.iterations = it;
-    inst.teardown(a);
-  }
+  if (a.role == 0) inst.teardown(a);
 }
 
 }  // namespace
@@ -139,11 +134,7 @@ cell_result run_cell(const cell_spec &spec) {
   const unsigned roles = lockstep ? spec.sc->nr_roles : std::max(1u, spec.threads);
   const unsigned ngroups = lockstep ? std::max(1u, spec.threads / roles) : 1;
   const unsigned nthreads = ngroups * roles;
-  unsigned cpus = cpus_allowed();
-  if (!spec.cpus.empty())  // --affinity: the threads share these CPUs
-    cpus = std::min(
-        cpus, static_cast<unsigned>(std::set<int>(spec.cpus.begin(), spec.cpus.end()).size()));
-  spin_budget_us.store(cpus >= nthreads ? 10 : 0, std::memory_order_relaxed);
+  const unsigned spin_us = spin_budget_us(cell_cpus(spec.cpus), nthreads);
   res.spec.threads = nthreads;
 
   std::vector<std::unique_ptr<group>> groups;
@@ -155,7 +146,8 @@ cell_result run_cell(const cell_spec &spec) {
       init_actor(actors[gi * roles + r], spec, g->m.get(), r, r, gi * roles + r);
     if (lockstep) {
       g->inst = spec.sc->make(*g->m);
-      g->hs = std::make_unique<iteration_handshake>(roles);
+      g->hs = std::make_unique<iteration_handshake>(roles, spin_us);
+      g->align.spin_us = spin_us;
     }
     groups.push_back(std::move(g));
   }
@@ -189,13 +181,13 @@ cell_result run_cell(const cell_spec &spec) {
   res.elapsed_s = std::chrono::duration<double>(clk::now() - t0).count();
 
   for (unsigned i = 0; i < nthreads; i++) {
-    res.per_thread_ops.push_back(actors[i].ops);
-    res.ops += actors[i].ops;
+    res.per_thread_ops.push_back(actors[i].stats.ops);
     res.totals.add(actors[i].stats);
   }
+  res.ops = res.totals.ops;
   for (auto &g : groups) {
-    res.iterations += lockstep ? g->iterations : 0;
-    for (auto &b : g->outcomes) {
+    for (auto &b : g->outcomes) {  // one outcome per lockstep iteration
+      res.iterations += b.count;
       auto &slot = res.outcomes[std::string(b.name) + (b.violated ? "+violation" : "")];
       slot.first += b.count;
       slot.second = b.g;

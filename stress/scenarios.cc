@@ -43,15 +43,22 @@ bool check_dma_visible(actor &a, mm_struct &mm, unsigned long addr, page *p, uns
   return false;
 }
 
-// Page-table manipulation standing for clear_refs (soft-dirty) plus
-// writeback cleaning: the exclusive page stays, its PTE becomes R/O and clean.
-void make_pte_ro_clean(mm_struct &mm, unsigned long addr) {
+// A set-up edit of the present PTE at addr, under its PT lock: edit(pte)
+// is the new entry. Stands for a kernel mechanism each caller names.
+template <class Edit>
+void edit_present_pte(mm_struct &mm, unsigned long addr, Edit edit) {
   auto *table = pte_table_of<stress_env>(mm, addr);
   if (!table) return;
   lock_guard<ptl_t> ptl(table->ptl);
   auto *ptep = &table->pte[pte_index(addr)];
   const pte_t pte{ptep->load(std::memory_order_relaxed)};
-  if (pte_present(pte)) ptep->store(pte_mkclean(pte_wrprotect(pte)).v, std::memory_order_release);
+  if (pte_present(pte)) ptep->store(edit(pte).v, std::memory_order_release);
+}
+
+// Page-table manipulation standing for clear_refs (soft-dirty) plus
+// writeback cleaning: the exclusive page stays, its PTE becomes R/O and clean.
+void make_pte_ro_clean(mm_struct &mm, unsigned long addr) {
+  edit_present_pte(mm, addr, [](pte_t pte) { return pte_mkclean(pte_wrprotect(pte)); });
 }
 
 outcome pick(bool x, bool y, const char *both, const char *only_x, const char *only_y,
@@ -62,12 +69,18 @@ outcome pick(bool x, bool y, const char *both, const char *only_x, const char *o
   return {none, grade::interesting};
 }
 
-// Base: one mm with an anon RW VMA over the first PMD, page A written.
-struct one_page : lockstep_instance {
+// Base: a scenario's machine and its one mm, torn down with the mm.
+struct mm_instance : lockstep_instance {
   machine &m;
   mm_struct mm;
+  explicit mm_instance(machine &mach) : m(mach), mm(mach) {}
+  void teardown(actor &a) override { exit_mmap(a.env, mm); }
+};
+
+// Base: one mm with an anon RW VMA over the first PMD, page A written.
+struct one_page : mm_instance {
   page *p = nullptr;
-  explicit one_page(machine &mach) : m(mach), mm(mach) {}
+  using mm_instance::mm_instance;
   void setup(actor &a) override {
     mmap_region(a.env, mm, 0, 64, VM_READ | VM_WRITE);
     one_page::reset(a);  // not the derived reset: setup() of each scenario prepares the rest
@@ -76,7 +89,6 @@ struct one_page : lockstep_instance {
     store(a, mm, A, 1, a.iteration);  // faults in or swaps in; exclusive and writable
     p = page_at(a, mm, A);
   }
-  void teardown(actor &a) override { exit_mmap(a.env, mm); }
 };
 
 // ---- swap-out and migration against GUP-fast (B7, B9) ----------------------
@@ -146,7 +158,6 @@ struct ksm_vs_gup_fast final : one_page {
       pinned = pin_user_pages_fast(a.env, mm, A, 1, FOLL_FAST_ONLY | FOLL_LONGTERM, &pin) == 1;
   }
   outcome check(actor &a) override {
-    (void)a;
     if (pinned) {
       check_pin_mapped(mm, A, pin, "ksm_vs_gup_fast");
       unpin_user_page(a.env, pin);
@@ -154,7 +165,7 @@ struct ksm_vs_gup_fast final : one_page {
     return pick(pinned, merged, "pinned+merged", "pinned", "merged", "both-backed-off");
   }
   void teardown(actor &a) override {
-    exit_mmap(a.env, mm);
+    one_page::teardown(a);
     a.env.put_page(kpage);
   }
 };
@@ -344,15 +355,13 @@ struct vmsplice_cow final : fork_base {
 
 // ---- FOLL_FORCE write against MADV_DONTNEED (B1 Dirty COW, B2) -------------
 
-struct force_write_vs_zap final : lockstep_instance {
+struct force_write_vs_zap final : mm_instance {
   const char *align_label(unsigned role) const override { return role == 0 ? "GUP_FAULT" : "ZAP"; }
   unsigned align_jitter(unsigned role) const override { return role == 1 ? 4096 : 16; }
-  machine &m;
-  mm_struct mm;
   page *file = nullptr;
   static constexpr uint64_t kFile = 0xF11E0000F11E0000ull;
   bool wrote = false;
-  explicit force_write_vs_zap(machine &mach) : m(mach), mm(mach) {}
+  using mm_instance::mm_instance;
   void setup(actor &a) override {
     file = a.env.alloc_page(0);  // a page-cache page: not anon, the cache holds a reference
     for (unsigned i = 0; i < kWordsPerPage; i++) m.mem.words(file->pfn)[i] = kFile;
@@ -361,15 +370,9 @@ struct force_write_vs_zap final : lockstep_instance {
   }
   void reset(actor &a) override {
     madvise_dontneed(a.env, mm, 0, 1);
-    load(a, mm, 0, 0);  // read fault: the page-cache page, R/O
-    if (a.iteration & 1) {
-      // UFFDIO_CONTINUE installs a R/O but *dirty* PTE (CVE-2022-2590).
-      auto *table = pte_table_of<stress_env>(mm, 0);
-      lock_guard<ptl_t> ptl(table->ptl);
-      auto *ptep = &table->pte[0];
-      const pte_t pte{ptep->load(std::memory_order_relaxed)};
-      if (pte_present(pte)) ptep->store(pte_mkdirty(pte).v, std::memory_order_release);
-    }
+    load(a, mm, 0, 0);    // read fault: the page-cache page, R/O
+    if (a.iteration & 1)  // UFFDIO_CONTINUE installs a R/O but *dirty* PTE (CVE-2022-2590)
+      edit_present_pte(mm, 0, [](pte_t pte) { return pte_mkdirty(pte); });
   }
   void step(actor &a) override {
     if (a.role == 0) {  // write(/proc/self/mem): FOLL_FORCE|FOLL_WRITE on a R/O private mapping
@@ -393,21 +396,19 @@ struct force_write_vs_zap final : lockstep_instance {
     return {wrote ? "wrote-private-copy" : "no-write", grade::acceptable};
   }
   void teardown(actor &a) override {
-    exit_mmap(a.env, mm);
+    mm_instance::teardown(a);
     a.env.put_page(file);
   }
 };
 
 // ---- THP collapse against GUP-fast (B10) -----------------------------------
 
-struct thp_collapse_vs_gup_fast final : lockstep_instance {
+struct thp_collapse_vs_gup_fast final : mm_instance {
   const char *align_label(unsigned role) const override { return role == 0 ? "COLLAPSE" : "B1"; }
-  machine &m;
-  mm_struct mm;
   bool collapsed = false, pinned = false;
   page *pin = nullptr;
   static constexpr unsigned long T = THP_BASE + 7;
-  explicit thp_collapse_vs_gup_fast(machine &mach) : m(mach), mm(mach) {}
+  using mm_instance::mm_instance;
   void setup(actor &a) override {
     mmap_region(a.env, mm, THP_BASE, PTRS_PER_PTE, VM_READ | VM_WRITE);
     populate(a);
@@ -436,19 +437,16 @@ struct thp_collapse_vs_gup_fast final : lockstep_instance {
       populate(a);
     }
   }
-  void teardown(actor &a) override { exit_mmap(a.env, mm); }
 };
 
 // ---- THP split against a pin -------------------------------------------------
 
-struct thp_split_vs_pin final : lockstep_instance {
+struct thp_split_vs_pin final : mm_instance {
   const char *align_label(unsigned role) const override { return role == 0 ? "SPLIT" : "B1"; }
-  machine &m;
-  mm_struct mm;
   bool pinned = false;
   page *pin = nullptr;
   static constexpr unsigned long T = THP_BASE + 5;
-  explicit thp_split_vs_pin(machine &mach) : m(mach), mm(mach) {}
+  using mm_instance::mm_instance;
   void setup(actor &a) override {
     mmap_region(a.env, mm, THP_BASE, PTRS_PER_PTE, VM_READ | VM_WRITE | VM_HUGEPAGE);
     store(a, mm, T, 0, 1);
@@ -479,7 +477,6 @@ struct thp_split_vs_pin final : lockstep_instance {
     mmap_write_guard g(mm.mmap_lock);
     free_pgtables(a.env, mm, THP_BASE, THP_BASE + PTRS_PER_PTE);
   }
-  void teardown(actor &a) override { exit_mmap(a.env, mm); }
 };
 
 // ---- O_DIRECT (FOLL_GET) against swap-out (B11) ----------------------------
@@ -533,12 +530,8 @@ struct flags_lock_vs_exclusive final : one_page {
       done.store(true, std::memory_order_release);
     } else {  // LRU/activation bits on the same flags word, each checked
       while (!done.load(std::memory_order_acquire)) {
-        SetPageActive(held);
-        if (!PageActive(held)) report_violation("lost-update", held->pfn, "PG_active set was lost");
-        ClearPageActive(held);
-        if (PageActive(held))
-          report_violation("lost-update", held->pfn, "PG_active clear was lost");
-        ++a.ops;
+        toggle_active_checked(held);
+        ++a.stats.ops;
       }
     }
   }
@@ -559,14 +552,12 @@ struct flags_lock_vs_exclusive final : one_page {
 
 // ---- munmap (page-table freeing) against a lockless walker -----------------
 
-struct munmap_vs_gup_fast final : lockstep_instance {
+struct munmap_vs_gup_fast final : mm_instance {
   const char *align_label(unsigned role) const override { return role == 0 ? "FREE_PT" : "B1"; }
-  machine &m;
-  mm_struct mm;
   bool pinned = false;
   page *pin = nullptr;
   static constexpr unsigned long U = UNMAP_BASE + 9;
-  explicit munmap_vs_gup_fast(machine &mach) : m(mach), mm(mach) {}
+  using mm_instance::mm_instance;
   void setup(actor &a) override { reset(a); }
   void reset(actor &a) override {
     if (!mm.find_vma(U)) mmap_region(a.env, mm, UNMAP_BASE, PTRS_PER_PTE, VM_READ | VM_WRITE);
@@ -582,7 +573,6 @@ struct munmap_vs_gup_fast final : lockstep_instance {
     if (pinned) unpin_user_page(a.env, pin);  // a pin may outlive munmap
     return {pinned ? "pinned-then-unmapped" : "unmapped-first", grade::acceptable};
   }
-  void teardown(actor &a) override { exit_mmap(a.env, mm); }
 };
 
 template <class T>

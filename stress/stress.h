@@ -19,6 +19,7 @@
 
 #include <sched.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -26,6 +27,7 @@
 #include <map>
 #include <memory>
 #include <random>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -35,6 +37,7 @@
 namespace anonx::stress {
 
 enum class mode { lockstep, free };
+inline const char *mode_name(mode m) { return m == mode::lockstep ? "lockstep" : "free"; }
 enum class grade { acceptable, interesting, forbidden };
 inline const char *grade_name(grade g) {
   return g == grade::acceptable    ? "ACCEPTABLE"
@@ -68,6 +71,16 @@ inline unsigned cpus_allowed() {
   return static_cast<unsigned>(CPU_COUNT(&set));
 }
 
+// The CPUs a cell's threads run on: those allowed, or fewer with
+// --affinity (the distinct CPUs of its list). Sizes both the spin budget of
+// the cell's waits and how many cells run at once.
+inline unsigned cell_cpus(const std::vector<int> &affinity) {
+  const unsigned allowed = std::max(1u, cpus_allowed());
+  if (affinity.empty()) return allowed;
+  return std::min(allowed,
+                  static_cast<unsigned>(std::set<int>(affinity.begin(), affinity.end()).size()));
+}
+
 // A harness word alone on its cache line, written by one role only.
 struct alignas(kNoFalseSharing) line_word {
   std::atomic<uint64_t> v{0};
@@ -79,16 +92,16 @@ struct alignas(kNoFalseSharing) line_word {
 // every thread of a cell has a CPU of its own (the partner arrives within a
 // cache-line hand-off; a yield is a 1-2 us system call here), 0 when they
 // time-share CPUs (the partner runs only once the waiter yields). run_cell
-// sets it from the process's CPU affinity.
-inline std::atomic<unsigned> spin_budget_us{10};
+// picks it per cell (cell_cpus) and hands it to the cell's align point and
+// handshake.
+inline unsigned spin_budget_us(unsigned cpus, unsigned threads) { return cpus >= threads ? 10 : 0; }
 
 // The spin phase of every harness wait: true once here() holds, false when
-// the budget is spent.
+// the budget of us microseconds is spent.
 template <class Pred>
-bool spin_phase(Pred here) {
+bool spin_phase(Pred here, unsigned us) {
   for (unsigned spins = 0; spins < 256; spins++)
     if (here()) return true;
-  const unsigned us = spin_budget_us.load(std::memory_order_relaxed);
   if (!us) return false;
   const auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(us);
   do {
@@ -109,6 +122,7 @@ struct align_point {
   // One line per word, each written by one role only.
   line_word arrived[2];
   line_word progress[2];
+  unsigned spin_us = 10;  // the cell's spin_budget_us, set before its threads start
 
   // Every wait here: the spin phase (spin_phase), then up to 32 yields and
   // 200 us of wall time. The yields matter when the partner is not running
@@ -118,9 +132,9 @@ struct align_point {
   // blocked on a lock the waiter holds from stalling the iteration for long.
   // Returns whether the partner got there (false: the wait gave up).
   template <class Pred>
-  static bool bounded_wait(Pred here) {
+  bool bounded_wait(Pred here) const {
     using clock = std::chrono::steady_clock;
-    if (spin_phase(here)) return true;
+    if (spin_phase(here, spin_us)) return true;
     const auto until = clock::now() + std::chrono::microseconds(200);
     for (unsigned yields = 0; yields < 32; yields++) {
       std::this_thread::yield();
@@ -222,13 +236,15 @@ struct inject_hooks final : step_hooks {
     if (++preempted_steps % 1024) return;
     for (auto &c : stuck) c /= 2;
   }
-  bool runner = false;  // this iteration, this role waits for the parked one to stop
+  bool runner = false;     // this iteration, this role waits for the parked one to stop
+  bool scheduled = false;  // this iteration runs a preempt_plan (progress words in use)
   void begin_step(uint64_t t, const preempt_plan &p) {
     step_ticket = t;
     labels = 0;
     park_at = release_at = ~0u;
     runner = false;
-    if (p.role < 0) {
+    scheduled = p.role >= 0;
+    if (!scheduled) {
       ticket = t;  // race in parallel: meet at the align label
       return;
     }
@@ -246,7 +262,10 @@ struct inject_hooks final : step_hooks {
   }
   void end_step() {
     if (ticket && align_label) align->leave(role, ticket);
-    align->publish(role, 4 * step_ticket + 3);
+    // The step's end, for a partner waiting on it (parked role: its release;
+    // runner: the parked role's stop or end). Only a scheduled iteration
+    // waits on progress words: a parallel one writes no extra line.
+    if (scheduled) align->publish(role, 4 * step_ticket + 3);
     max_labels = std::max(max_labels, labels);
     ticket = step_ticket = 0;
     park_at = release_at = ~0u;
@@ -304,7 +323,6 @@ struct alignas(kNoFalseSharing) actor {
   inject_hooks hooks;
   rng r{1};
   unsigned role = 0;
-  uint64_t ops = 0;
   uint64_t iteration = 0;
 };
 
@@ -317,7 +335,8 @@ struct alignas(kNoFalseSharing) actor {
 // this machine: the hand-off dominates a lockstep iteration).
 class iteration_handshake {
  public:
-  explicit iteration_handshake(unsigned n) : n_(n), done_(new line_word[n]) {}
+  iteration_handshake(unsigned n, unsigned spin_us)
+      : n_(n), spin_us_(spin_us), done_(new line_word[n]) {}
   void go(uint64_t it) { go_.store(it, std::memory_order_release); }
   void wait_go(uint64_t it) const { wait_for(go_, it); }
   void done(unsigned role, uint64_t it) { done_[role].store(it, std::memory_order_release); }
@@ -328,12 +347,13 @@ class iteration_handshake {
  private:
   // The spin phase (no PAUSE: it costs ~50 ns here, more than the hand-off
   // itself), then yield until it comes (TSan, oversubscription, one CPU).
-  static void wait_for(const line_word &w, uint64_t it) {
+  void wait_for(const line_word &w, uint64_t it) const {
     auto here = [&] { return w.load(std::memory_order_acquire) >= it; };
-    if (spin_phase(here)) return;
+    if (spin_phase(here, spin_us_)) return;
     while (!here()) std::this_thread::yield();
   }
   unsigned n_;
+  unsigned spin_us_;
   line_word go_;
   std::unique_ptr<line_word[]> done_;
 };
@@ -450,6 +470,16 @@ inline long mapped_pfn(mm_struct &mm, unsigned long addr) NO_THREAD_SAFETY_ANALY
 inline page *page_at(actor &a, mm_struct &mm, unsigned long addr) {
   const long pfn = mapped_pfn(mm, addr);
   return pfn < 0 ? nullptr : a.env.pfn_to_page(static_cast<unsigned long>(pfn));
+}
+
+// The LRU side of B12: PG_active set then cleared on p's flags word, each
+// change checked. A non-atomic update of the same word elsewhere (mutant
+// b12_nonatomic_flag) shows as a change that did not stick.
+inline void toggle_active_checked(page *p) {
+  SetPageActive(p);
+  if (!PageActive(p)) report_violation("lost-update", p->pfn, "PG_active set was lost");
+  ClearPageActive(p);
+  if (PageActive(p)) report_violation("lost-update", p->pfn, "PG_active clear was lost");
 }
 
 cell_result run_cell(const cell_spec &spec);

@@ -10,6 +10,20 @@ import statistics
 import sys
 
 
+def report_budget(context):
+    """The --budget of the run that wrote a report (anonx-stress's default,
+    10 s, without one): a seed its mutant survived counts for that long in
+    the median and max, as anonx-stress counts it."""
+    argv = str(context.get("argv", "")).split()
+    for flag, value in zip(argv, argv[1:]):
+        if flag == "--budget":
+            try:
+                return float(value)
+            except ValueError:
+                break
+    return 10.0
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("reports", nargs="+")
@@ -30,14 +44,16 @@ def main():
         merged["context"] = merged["context"] or d["context"]
         merged.setdefault("sources", []).append({"file": path, "context": d["context"]})
         merged["runs"] += d["runs"]
+        budget = report_budget(d["context"])
         for k in d.get("kill_matrix", []):
-            r = rows.setdefault(k["mutant"], dict(k, per_seed_s=[]))
+            r = rows.setdefault(k["mutant"], dict(k, per_seed_s=[], budget_s=0.0))
             r["per_seed_s"] += k["per_seed_s"]
-    budget = max([x for k in rows.values() for x in k["per_seed_s"] if x is not None] + [0.0])
+            r["budget_s"] = max(r["budget_s"], budget)
     for name, r in rows.items():
         times = r["per_seed_s"]
         killed = [t for t in times if t is not None]
-        filled = sorted(t if t is not None else max(budget, r.get("max_s", 0)) for t in times)
+        filled = sorted(t if t is not None else r["budget_s"] for t in times)
+        del r["budget_s"]
         r["seeds"], r["killed_seeds"] = len(times), len(killed)
         r["median_s"] = statistics.median(filled) if filled else 0
         r["max_s"] = filled[-1] if filled else 0
