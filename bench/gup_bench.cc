@@ -2,14 +2,16 @@
 // no oracles, mutant checks compiled out) on real page tables:
 //  - GupFast_PinUnpin_OwnPage / _SharedPage: pin_user_pages_fast + unpin of
 //    an exclusive writable page, each thread its own page vs all on one page
-//    (every thread's own mm when OwnPage; one mm when SharedPage);
+//    (all threads share one mm: OwnPage gives thread i the page at i * 8);
 //  - GupSlow_PinUnpin_OwnPage: pin_user_pages (mmap_lock read + PT lock);
 //  - GupFast_RoPin_Exclusive vs GupSlow_RoPin_Unshare: a R/O pin of an
 //    exclusive page (GUP-fast succeeds) vs of a page shared with a child
-//    (GUP-fast backs off at (B5), slow GUP unshares: a copy), 1 thread;
+//    (GUP-fast backs off at (B5), slow GUP unshares: a copy, per 512 pages),
+//    1 thread;
 //  - GupFast_PinUnpin_WithClearer: threads pin one page while thread 0
 //    keeps trying to swap it out (page_try_share_anon_rmap fails on the pin,
-//    or succeeds between pins and the pinners fault it back).
+//    or succeeds between pins and the pinners fault it back); items are the
+//    pinners' pin+unpin pairs only.
 #include <memory>
 
 #include "anonx.h"
@@ -57,7 +59,9 @@ world &setup(benchmark::State &state, unsigned long pages) {
   return *g_world;
 }
 void teardown(benchmark::State &state) {
-  // Google Benchmark ends every thread's loop together; thread 0 frees last.
+  // Google Benchmark ends every thread's loop together, so every thread is
+  // past setup(): thread 0 re-arms g_ready for the next run. It frees
+  // nothing: the world stays until the next setup() replaces it.
   if (state.thread_index() == 0) g_ready.store(0, std::memory_order_relaxed);
 }
 
@@ -90,44 +94,54 @@ void BM_GupFast_RoPin_Exclusive(benchmark::State &state) {
   for (auto _ : state) {
     if (pin_user_pages_fast(e, *w.mm, 3, 1, 0, &p) == 1) unpin_user_page(e, p);
   }
+  state.SetItemsProcessed(state.iterations());  // comparable with _Unshare's items
   teardown(state);
 }
 BENCHMARK(BM_GupFast_RoPin_Exclusive);
 
-// Each iteration: fork (untimed) so the page is shared, then the timed R/O
-// pin that must unshare (GUP-fast backs off at (B5); slow GUP copies).
+// Each iteration: a new child is forked (untimed, after the last one's exit)
+// so all kUnsharePages pages are shared, then the timed R/O pins that must
+// unshare them (GUP-fast backs off at (B5); slow GUP copies), one pin+unpin
+// per page. The parent's pages are the previous iteration's copies.
+constexpr unsigned long kUnsharePages = 512;
 void BM_GupSlow_RoPin_Unshare(benchmark::State &state) {
-  world &w = setup(state, 8);
+  world &w = setup(state, kUnsharePages);
   env_t e = w.env(0);
   page *p;
+  std::unique_ptr<mm_struct> child;
   for (auto _ : state) {
     state.PauseTiming();
-    mm_struct child(*w.m);
-    dup_mmap(e, child, *w.mm);
+    if (child) exit_mmap(e, *child);
+    child = std::make_unique<mm_struct>(*w.m);
+    dup_mmap(e, *child, *w.mm);
     state.ResumeTiming();
-    if (pin_user_pages_fast(e, *w.mm, 3, 1, 0, &p) == 1) unpin_user_page(e, p);
-    state.PauseTiming();
-    exit_mmap(e, child);
-    state.ResumeTiming();
+    for (unsigned long a = 0; a < kUnsharePages; a++)
+      if (pin_user_pages_fast(e, *w.mm, a, 1, 0, &p) == 1) unpin_user_page(e, p);
   }
+  if (child) exit_mmap(e, *child);
+  state.SetItemsProcessed(state.iterations() * kUnsharePages);
   teardown(state);
 }
 BENCHMARK(BM_GupSlow_RoPin_Unshare);
 
 // Thread 0 keeps swapping the page out; the others pin and unpin it (GUP-fast,
-// slow GUP when it is swapped: swap-in).
+// slow GUP when it is swapped: swap-in). Registered from 2 threads up, so
+// there is always a pinner. Only the pinners' iterations are items.
 void BM_GupFast_PinUnpin_WithClearer(benchmark::State &state) {
   pin_guard pg(state);
   world &w = setup(state, 8);
   env_t e = w.env(static_cast<unsigned>(state.thread_index()));
-  page *p;
-  for (auto _ : state) {
-    if (state.thread_index() == 0 && state.threads() > 1) {
+  if (state.thread_index() == 0) {
+    for (auto _ : state) {
       const pte_t pte{pte_table_of<env_t>(*w.mm, 3)->pte[3].load(std::memory_order_acquire)};
       if (pte_present(pte)) shrink_page(e, e.pfn_to_page(pte_pfn(pte)));
-    } else if (pin_user_pages_fast(e, *w.mm, 3, 1, FOLL_WRITE, &p) == 1) {
-      unpin_user_page(e, p);
     }
+    state.SetItemsProcessed(0);
+  } else {
+    page *p;
+    for (auto _ : state)
+      if (pin_user_pages_fast(e, *w.mm, 3, 1, FOLL_WRITE, &p) == 1) unpin_user_page(e, p);
+    state.SetItemsProcessed(state.iterations());
   }
   teardown(state);
 }

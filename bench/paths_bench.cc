@@ -1,11 +1,12 @@
 // paths_bench.cc: one kernel path at a time, single thread, on the model's
 // real page tables (bench_env<v6.2>: no hooks, no oracles):
 //  - PageTryShareAnonRmap_NoPin / _Pinned: (A2)+(A3) with their barriers, on
-//    an exclusive page (the flag is set again untimed) / a pinned one (-EBUSY);
+//    an unpinned page (the flag is cleared by every call; it is set once
+//    before the loop and again after it, both untimed) / a pinned one (-EBUSY);
 //  - CopyPresentPte_Share / _EarlyCopy: fork of a 512-page VMA, per page:
 //    write-protect and share, vs the early copy of pinned pages;
 //  - WriteFault_Reuse / _Copy: a write to a R/O PTE of an exclusive page
-//    (reuse) vs of a page shared with a child (copy);
+//    (reuse) vs of a page shared with a child (copy), per 512 pages;
 //  - SwapOutIn: shrink_page + the swap-in fault of one page;
 //  - ThpSplit: __split_huge_pmd of a PMD-mapped THP, per 512 pages.
 #include <memory>
@@ -36,14 +37,16 @@ struct rig {
   }
 };
 
+// Only the first call clears a set flag; the others clear it again. That is
+// the same work: (A3) is an unconditional lock and (clear_bit), and (A2)
+// reads the refcount, not the flag. Re-set after the loop: the page ends the
+// run exclusive, as it started.
 void BM_PageTryShareAnonRmap_NoPin(benchmark::State &state) {
   rig r(8);
   r.touch(3);
   page *p = r.at(3);
-  for (auto _ : state) {
-    benchmark::DoNotOptimize(page_try_share_anon_rmap(r.e, p));
-    SetPageAnonExclusive(p);
-  }
+  for (auto _ : state) benchmark::DoNotOptimize(page_try_share_anon_rmap(r.e, p));
+  SetPageAnonExclusive(p);
 }
 BENCHMARK(BM_PageTryShareAnonRmap_NoPin);
 
@@ -57,17 +60,23 @@ void BM_PageTryShareAnonRmap_Pinned(benchmark::State &state) {
 }
 BENCHMARK(BM_PageTryShareAnonRmap_Pinned);
 
+// The batched benchmarks work on kPages pages per iteration: one untimed
+// setup block, then kPages timed operations (items = pages).
+constexpr unsigned long kPages = 512;
+
+// The child mm of each fork is made and destroyed untimed: the next one is
+// made in the paused block, right after the last one's exit_mmap.
 void fork_loop(benchmark::State &state, bool pinned) {
-  constexpr unsigned long kPages = 512;
   rig r(kPages);
   for (unsigned long a = 0; a < kPages; a++) r.touch(a);
   std::vector<page *> pins(kPages);
   if (pinned) pin_user_pages(r.e, r.mm, 0, kPages, FOLL_WRITE, pins.data());
+  auto child = std::make_unique<mm_struct>(r.m);
   for (auto _ : state) {
-    mm_struct child(r.m);
-    dup_mmap(r.e, child, r.mm);
+    dup_mmap(r.e, *child, r.mm);
     state.PauseTiming();
-    exit_mmap(r.e, child);
+    exit_mmap(r.e, *child);
+    child = std::make_unique<mm_struct>(r.m);
     if (!pinned) mprotect(r.e, r.mm, 0, kPages, true);  // PTEs stay R/O: refault as reuse
     if (!pinned)
       for (unsigned long a = 0; a < kPages; a++) r.touch(a);
@@ -83,32 +92,36 @@ void BM_CopyPresentPte_EarlyCopy(benchmark::State &state) { fork_loop(state, tru
 BENCHMARK(BM_CopyPresentPte_EarlyCopy);
 
 void BM_WriteFault_Reuse(benchmark::State &state) {
-  rig r(8);
-  r.touch(3);
+  rig r(kPages);
+  for (unsigned long a = 0; a < kPages; a++) r.touch(a);
   for (auto _ : state) {
     state.PauseTiming();
-    mprotect(r.e, r.mm, 0, 8, false);
-    mprotect(r.e, r.mm, 0, 8, true);
+    mprotect(r.e, r.mm, 0, kPages, false);
+    mprotect(r.e, r.mm, 0, kPages, true);
     state.ResumeTiming();
-    r.touch(3);  // R/O PTE, exclusive page: reuse
+    for (unsigned long a = 0; a < kPages; a++) r.touch(a);  // R/O PTE, exclusive page: reuse
   }
+  state.SetItemsProcessed(state.iterations() * kPages);
 }
 BENCHMARK(BM_WriteFault_Reuse);
 
+// Each iteration forks a new child (untimed, after the last one's exit): every
+// page is shared with it again, the parent's own pages being the previous
+// iteration's copies.
 void BM_WriteFault_Copy(benchmark::State &state) {
-  rig r(8);
-  r.touch(3);
+  rig r(kPages);
+  for (unsigned long a = 0; a < kPages; a++) r.touch(a);
+  std::unique_ptr<mm_struct> child;
   for (auto _ : state) {
     state.PauseTiming();
-    auto child = std::make_unique<mm_struct>(r.m);
+    if (child) exit_mmap(r.e, *child);
+    child = std::make_unique<mm_struct>(r.m);
     dup_mmap(r.e, *child, r.mm);
     state.ResumeTiming();
-    r.touch(3);  // shared with the child: copy
-    state.PauseTiming();
-    exit_mmap(r.e, *child);
-    child.reset();
-    state.ResumeTiming();
+    for (unsigned long a = 0; a < kPages; a++) r.touch(a);  // shared with the child: copy
   }
+  if (child) exit_mmap(r.e, *child);
+  state.SetItemsProcessed(state.iterations() * kPages);
 }
 BENCHMARK(BM_WriteFault_Copy);
 

@@ -34,21 +34,9 @@ namespace {
 
 enum class kind { base, thp };
 const char *kind_name(kind k) { return k == kind::base ? "base" : "thp"; }
-std::string gen_ident(generation g) {
-  switch (g) {
-    case generation::v5_18:
-      return "v5_18";
-    case generation::v5_19:
-      return "v5_19";
-    case generation::v6_2:
-      return "v6_2";
-  }
-  return "unknown";
-}
 
 constexpr uint64_t kOld = 0x01d;
 constexpr uint64_t kNew = 0x0ff;
-constexpr unsigned kTables = 64;
 
 // The outcome of one case: did the selftest's check pass, and what it saw.
 struct outcome {
@@ -145,8 +133,6 @@ class cow_world : public testing::model_rig {
       if (m.tables[t].in_use.load()) bad += "page table " + std::to_string(t) + " leaked; ";
     return bad;
   }
-
-  kind k() const { return k_; }
 
  private:
   kind k_;
@@ -345,7 +331,7 @@ std::string param_name(const ::testing::TestParamInfo<param> &i) {
   const auto &[c, k, g] = i.param;
   char id[8];
   std::snprintf(id, sizeof id, "c%02d", kCases[c].id);
-  return std::string(id) + "_" + kCases[c].ident + "_" + kind_name(k) + "_" + gen_ident(g);
+  return std::string(id) + "_" + kCases[c].ident + "_" + kind_name(k) + "_" + testing::gen_ident(g);
 }
 
 struct run_result {

@@ -1,17 +1,31 @@
 // model_rig.h: what the path and cow.c tests share: one machine, the env of
 // its CPU 0 (no hooks), a violation sink of the test's own, and the free
-// frame, THP block and swap slot counts at the start, for the leak checks.
+// frame, THP block and swap slot counts at the start, for the leak checks;
+// and the generations' names as test-name suffixes.
 #pragma once
+
+#include <algorithm>
+#include <string>
 
 #include "anonx.h"
 
 namespace anonx::testing {
+
+// generation_name() as a test-name suffix: "v5.19" -> "v5_19".
+inline std::string gen_ident(generation g) {
+  std::string s = generation_name(g);
+  std::replace(s.begin(), s.end(), '.', '_');
+  return s;
+}
 
 struct nohooks : step_hooks {
   void at(const char *) override {}
 };
 
 struct model_rig {
+  // Page-table pages of the machine; the leak checks look at every one.
+  static constexpr unsigned kTables = 64;
+
   machine m;
   cpu_stats st;
   nohooks h;
@@ -20,7 +34,7 @@ struct model_rig {
   unsigned long free_small0, free_huge0, free_swap0;
 
   model_rig(generation g, mutant mu, unsigned long frames = 4096, unsigned long huge_blocks = 2)
-      : m(frames, huge_blocks, 4) {
+      : m(frames, huge_blocks, 4, kTables) {
     env.m = &m;
     env.cpu = 0;
     env.stats = &st;

@@ -106,9 +106,29 @@ struct world {
     cpu_access(e, x, addr, word, true, &v);
   }
 
+  // An actor's body: what it does on its own env.
+  using body = std::function<void(stress_env &)>;
+
+  // The GUP-fast pin actor: [label, then] pin_user_pages_fast of the page at
+  // addr with flags; on success the page goes to out.
+  body pinner(page *&out, unsigned flags, unsigned long addr = 0, const char *label = nullptr) {
+    return [this, &out, flags, addr, label](stress_env &e) {
+      if (label) e.at(label);
+      page *pg = nullptr;
+      if (pin_user_pages_fast(e, mm, addr, 1, flags, &pg) == 1) out = pg;
+    };
+  }
+  // The process's write actor: WRITE, then kNew written at address 0 of mm.
+  body writer() {
+    return [this](stress_env &e) {
+      e.at("WRITE");
+      uint64_t v = kNew;
+      cpu_access(e, mm, 0, 0, true, &v);
+    };
+  }
+
   // Runs the actors under the script; bodies[i] is actor i (CPU i).
-  void race(std::vector<std::string> names, std::vector<step> script,
-            std::vector<std::function<void(stress_env &)>> bodies) {
+  void race(std::vector<std::string> names, std::vector<step> script, std::vector<body> bodies) {
     const size_t n = script.size();
     step_scheduler s(std::move(names), std::move(script));
     std::vector<std::unique_ptr<actor_hooks>> hooks;
@@ -219,11 +239,7 @@ outcome vmsplice_cow(runtime_protocol p) {
             e.at("UNMAP");
             madvise_dontneed(e, w.child, 0, 16);
           },
-          [&](stress_env &e) {
-            e.at("WRITE");
-            uint64_t v = kNew;
-            cpu_access(e, w.mm, 0, 0, true, &v);
-          }});
+          w.writer()});
   if (!spliced) {
     w.oracle.push_back("setup:vmsplice-got-no-page");
   } else {
@@ -243,22 +259,13 @@ outcome wp_fault_vs_pin(runtime_protocol p) {
   page *pinned = nullptr;
   enum { G, M, W };
   w.race({"G", "M", "W"}, {run(G, "SEQ"), run(M, "MPROTECT"), run(W, "WRITE")},
-         {[&](stress_env &e) {
-            page *pg = nullptr;
-            if (pin_user_pages_fast(e, w.mm, 0, 1, FOLL_WRITE | FOLL_LONGTERM | FOLL_FAST_ONLY,
-                                    &pg) == 1)
-              pinned = pg;
-          },
+         {w.pinner(pinned, FOLL_WRITE | FOLL_LONGTERM | FOLL_FAST_ONLY),
           [&](stress_env &e) {
             e.at("MPROTECT");
             mprotect(e, w.mm, 0, 16, false);
             mprotect(e, w.mm, 0, 16, true);
           },
-          [&](stress_env &e) {
-            e.at("WRITE");
-            uint64_t v = kNew;
-            cpu_access(e, w.mm, 0, 0, true, &v);
-          }});
+          w.writer()});
   if (!pinned) w.oracle.push_back("setup:no-pin");
   w.pin_aftermath(pinned, 0, true);
   return w.result();
@@ -271,18 +278,8 @@ outcome fork_vs_pin(runtime_protocol p) {
   page *pinned = nullptr;
   enum { G, F, W };
   w.race({"G", "F", "W"}, {run(G, "SEQ"), run(F, "FORK"), run(W, "WRITE")},
-         {[&](stress_env &e) {
-            page *pg = nullptr;
-            if (pin_user_pages_fast(e, w.mm, 0, 1, FOLL_WRITE | FOLL_LONGTERM | FOLL_FAST_ONLY,
-                                    &pg) == 1)
-              pinned = pg;
-          },
-          [&](stress_env &e) { dup_mmap(e, w.child, w.mm); },
-          [&](stress_env &e) {
-            e.at("WRITE");
-            uint64_t v = kNew;
-            cpu_access(e, w.mm, 0, 0, true, &v);
-          }});
+         {w.pinner(pinned, FOLL_WRITE | FOLL_LONGTERM | FOLL_FAST_ONLY),
+          [&](stress_env &e) { dup_mmap(e, w.child, w.mm); }, w.writer()});
   if (!pinned) w.oracle.push_back("setup:no-pin");
   if (w.read(w.child, 0, 0) != kOld) w.oracle.push_back("data:child-sees-parent-write");
   w.pin_aftermath(pinned, 0, true);
@@ -301,12 +298,7 @@ outcome fork_vs_gup_fast(runtime_protocol p) {
   w.race({"G", "F"},
          {run(G, "GO"), arrive(G, "B1"), run(F, "FORK"), run(F, "FORK_DUP"), run(G, "B1"),
           run(G, "B3"), run(G, "B4"), run(G, "SEQ"), run(F, "FORK_WRPROTECT")},
-         {[&](stress_env &e) {
-            e.at("GO");
-            page *pg = nullptr;
-            if (pin_user_pages_fast(e, w.mm, 0, 1, FOLL_WRITE | FOLL_FAST_ONLY, &pg) == 1)
-              pinned = pg;
-          },
+         {w.pinner(pinned, FOLL_WRITE | FOLL_FAST_ONLY, 0, "GO"),
           [&](stress_env &e) { dup_mmap(e, w.child, w.mm); }});
   w.write(w.mm, 0, 0, kNew);  // the parent writes after fork
   if (w.read(w.child, 0, 0) != kOld) w.oracle.push_back("data:child-sees-parent-write");
@@ -347,15 +339,9 @@ outcome swapout_vs_gup_fast(runtime_protocol p, swap_script which) {
                 opt(G, "B4"), run(C, "A3"), run(C, "A4"), run(G, "SEQ")};
       break;
   }
-  w.race(
-      {"C", "G"}, script,
-      {[&](stress_env &e) { shrink_page(e, P); },
-       [&](stress_env &e) {
-         e.at("GO");
-         page *pg = nullptr;
-         if (pin_user_pages_fast(e, w.mm, 0, 1, (ro ? 0u : FOLL_WRITE) | FOLL_FAST_ONLY, &pg) == 1)
-           pinned = pg;
-       }});
+  w.race({"C", "G"}, script,
+         {[&](stress_env &e) { shrink_page(e, P); },
+          w.pinner(pinned, (ro ? 0u : FOLL_WRITE) | FOLL_FAST_ONLY, 0, "GO")});
   w.pin_aftermath(pinned, 0, !ro);
   return w.result();
 }
@@ -387,10 +373,7 @@ outcome ksm_vs_gup_fast_same_pte(runtime_protocol p) {
   w.race({"G", "C"},
          {run(G, "B1"), run(C, "A1"), run(C, "A2"), run(G, "B3"), opt(C, "A3"), run(C, "A4"),
           run(G, "B4"), run(G, "B5"), opt(C, "A3"), run(G, "SEQ"), run(C, "WP_DONE")},
-         {[&](stress_env &e) {
-            page *pg = nullptr;
-            if (pin_user_pages_fast(e, w.mm, 0, 1, FOLL_FAST_ONLY, &pg) == 1) pinned = pg;
-          },
+         {w.pinner(pinned, FOLL_FAST_ONLY),
           [&](stress_env &e) { ksm_merge_labelled(e, w.mm, 0, P, kpage); }});
   w.pin_aftermath(pinned, 0, false);
   return w.result();
@@ -408,11 +391,7 @@ outcome ksm_merge_pinned(runtime_protocol p) {
   w.race({"G", "C"},
          {run(G, "B1"), run(G, "B3"), run(G, "B4"), run(C, "A1"), opt(C, "A3"), opt(C, "A4"),
           run(G, "SEQ")},
-         {[&](stress_env &e) {
-            page *pg = nullptr;
-            if (pin_user_pages_fast(e, w.mm, 0, 1, FOLL_WRITE | FOLL_FAST_ONLY, &pg) == 1)
-              pinned = pg;
-          },
+         {w.pinner(pinned, FOLL_WRITE | FOLL_FAST_ONLY),
           [&](stress_env &e) { ksm_merge(e, w.mm, 0, kpage); }});
   if (!pinned) w.oracle.push_back("setup:no-pin");
   w.pin_aftermath(pinned, 0, true);
@@ -426,15 +405,11 @@ outcome migrate_vs_gup_fast(runtime_protocol p) {
   page *P = w.anon_page();
   page *pinned = nullptr;
   enum { C, G };
-  w.race({"C", "G"},
-         {opt(C, "A3"), run(G, "B1"), run(G, "B3"), run(G, "B4"), run(G, "SEQ"), run(C, "A1"),
-          opt(C, "A2"), opt(C, "A4")},
-         {[&](stress_env &e) { migrate_page(e, P); },
-          [&](stress_env &e) {
-            page *pg = nullptr;
-            if (pin_user_pages_fast(e, w.mm, 0, 1, FOLL_WRITE | FOLL_FAST_ONLY, &pg) == 1)
-              pinned = pg;
-          }});
+  w.race(
+      {"C", "G"},
+      {opt(C, "A3"), run(G, "B1"), run(G, "B3"), run(G, "B4"), run(G, "SEQ"), run(C, "A1"),
+       opt(C, "A2"), opt(C, "A4")},
+      {[&](stress_env &e) { migrate_page(e, P); }, w.pinner(pinned, FOLL_WRITE | FOLL_FAST_ONLY)});
   if (!pinned) w.oracle.push_back("setup:no-pin");
   w.pin_aftermath(pinned, 0, true);
   return w.result();
@@ -453,12 +428,7 @@ outcome collapse_vs_gup_fast(runtime_protocol p) {
   w.race({"G", "C"},
          {run(G, "B1"), run(C, "COLLAPSE"), run(G, "B3"), run(G, "B4"), run(G, "SEQ"),
           run(C, "COLLAPSE_COPY")},
-         {[&](stress_env &e) {
-            page *pg = nullptr;
-            if (pin_user_pages_fast(e, w.mm, 5, 1, FOLL_WRITE | FOLL_FAST_ONLY, &pg) == 1)
-              pinned = pg;
-          },
-          [&](stress_env &e) {
+         {w.pinner(pinned, FOLL_WRITE | FOLL_FAST_ONLY, 5), [&](stress_env &e) {
             if (!collapse_huge_page(e, w.mm, 0)) w.oracle.push_back("setup:collapse-failed");
           }});
   w.pin_aftermath(pinned, 5, true);
@@ -478,12 +448,7 @@ outcome swap_getref_odirect(runtime_protocol p) {
             page *pg = nullptr;
             if (get_user_pages_fast(e, w.mm, 0, 1, FOLL_WRITE | FOLL_FAST_ONLY, &pg) == 1) ref = pg;
           },
-          [&](stress_env &e) { shrink_page(e, P); },
-          [&](stress_env &e) {
-            e.at("WRITE");
-            uint64_t v = kNew;
-            cpu_access(e, w.mm, 0, 0, true, &v);
-          }});
+          [&](stress_env &e) { shrink_page(e, P); }, w.writer()});
   if (!ref) {
     w.oracle.push_back("setup:no-ref");
   } else {
@@ -524,17 +489,8 @@ outcome ro_pin_after_fork(runtime_protocol p) {
   enum { F, G, W };
   w.race({"F", "G", "W"},
          {run(F, "FORK"), run(G, "GO"), opt(G, "B5"), run(G, "SEQ"), run(W, "WRITE")},
-         {[&](stress_env &e) { dup_mmap(e, w.child, w.mm); },
-          [&](stress_env &e) {
-            e.at("GO");
-            page *pg = nullptr;
-            if (pin_user_pages_fast(e, w.mm, 0, 1, 0, &pg) == 1) pinned = pg;
-          },
-          [&](stress_env &e) {
-            e.at("WRITE");
-            uint64_t v = kNew;
-            cpu_access(e, w.mm, 0, 0, true, &v);
-          }});
+         {[&](stress_env &e) { dup_mmap(e, w.child, w.mm); }, w.pinner(pinned, 0, 0, "GO"),
+          w.writer()});
   if (!pinned) {
     w.oracle.push_back("setup:no-pin");
   } else if (w.m.mem.read_word(pinned->pfn, 0) != kNew) {
@@ -556,12 +512,7 @@ outcome thp_split_vs_pin(runtime_protocol p) {
   page *pinned = nullptr;
   enum { G, S };
   w.race({"G", "S"}, {run(G, "SEQ"), run(S, "SPLIT")},
-         {[&](stress_env &e) {
-            page *pg = nullptr;
-            if (pin_user_pages_fast(e, w.mm, 5, 1, FOLL_WRITE | FOLL_FAST_ONLY, &pg) == 1)
-              pinned = pg;
-          },
-          [&](stress_env &e) {
+         {w.pinner(pinned, FOLL_WRITE | FOLL_FAST_ONLY, 5), [&](stress_env &e) {
             mmap_read_guard g(w.mm.mmap_lock);
             __split_huge_pmd(e, w.mm, 0);
           }});
@@ -724,15 +675,11 @@ outcome v519_wait_demo(runtime_protocol p, page **pinned_out) {
   page *P = w.anon_page();
   page *pinned = nullptr;
   enum { C, G };
-  w.race({"C", "G"},
-         {run(G, "B1"), async(C, "A1"), arrive(C, "A2", false, 500ms), run(G, "B3"), run(G, "B4"),
-          run(G, "SEQ"), run(C, "A2"), opt(C, "A3"), opt(C, "A4")},
-         {[&](stress_env &e) { shrink_page(e, P); },
-          [&](stress_env &e) {
-            page *pg = nullptr;
-            if (pin_user_pages_fast(e, w.mm, 0, 1, FOLL_WRITE | FOLL_FAST_ONLY, &pg) == 1)
-              pinned = pg;
-          }});
+  w.race(
+      {"C", "G"},
+      {run(G, "B1"), async(C, "A1"), arrive(C, "A2", false, 500ms), run(G, "B3"), run(G, "B4"),
+       run(G, "SEQ"), run(C, "A2"), opt(C, "A3"), opt(C, "A4")},
+      {[&](stress_env &e) { shrink_page(e, P); }, w.pinner(pinned, FOLL_WRITE | FOLL_FAST_ONLY)});
   *pinned_out = pinned;
   w.pin_aftermath(pinned, 0, true);
   return w.result();

@@ -28,7 +28,12 @@ using testing::model_rig;
 
 constexpr unsigned long kFrames = 4096;
 constexpr unsigned long kHugeBlocks = 2;
-constexpr unsigned kTables = 64;  // basic_machine's default table pool
+
+constexpr unsigned kRW = VM_READ | VM_WRITE;
+constexpr unsigned long kA = 3;          // a base-page address in [0, 16)
+constexpr unsigned long kThp = 512;      // a THP-eligible VMA [512, 1024): one PMD
+constexpr unsigned long kTa = kThp + 5;  // an address inside it (subpage 5)
+constexpr unsigned kLongRW = FOLL_WRITE | FOLL_LONGTERM;
 
 // One machine, its CPU 0 environment and a private violation sink.
 struct world : model_rig {
@@ -49,12 +54,25 @@ struct world : model_rig {
     const unsigned long pfn = pmd_trans_huge(e) ? pte_pfn(e) + pte_index(addr) : pte_pfn(e);
     return m.mem.pfn_to_page(pfn);
   }
-  unsigned long pfn_at(mm_struct &mm, unsigned long addr) {
-    page *p = page_at(mm, addr);
-    return p ? p->pfn : ~0UL;
+  // The page the PMD at addr maps: the head of a PMD-mapped THP.
+  page *thp_head(mm_struct &mm, unsigned long addr) {
+    return m.mem.pfn_to_page(pte_pfn(pmd(mm, addr)));
   }
   bool write(mm_struct &mm, unsigned long addr, uint64_t v) {
     return cpu_access(env, mm, addr, 0, true, &v);
+  }
+  // The usual start: an anonymous RW region [0, 16) and v written at kA.
+  bool populate(mm_struct &mm, uint64_t v) {
+    mmap_region(env, mm, 0, 16, kRW);
+    return write(mm, kA, v);
+  }
+  // fork() into a child that exits at once: mm's pages stay mapped by mm
+  // alone, no longer exclusive. False if dup_mmap failed.
+  bool fork_and_exit_child(mm_struct &mm) {
+    mm_struct child(m);
+    const bool ok = dup_mmap(env, child, mm) == 0;
+    exit_mmap(env, child);
+    return ok;
   }
   uint64_t read(mm_struct &mm, unsigned long addr) {
     uint64_t v = ~0ULL;
@@ -102,12 +120,6 @@ struct world : model_rig {
 bool excl(const page *p) { return test_bit(PG_anon_exclusive, &p->flags); }
 bool has_pinned(const mm_struct &mm) { return test_bit(MMF_HAS_PINNED, &mm.flags); }
 
-constexpr unsigned kRW = VM_READ | VM_WRITE;
-constexpr unsigned long kA = 3;          // a base-page address in [0, 16)
-constexpr unsigned long kThp = 512;      // a THP-eligible VMA [512, 1024): one PMD
-constexpr unsigned long kTa = kThp + 5;  // an address inside it (subpage 5)
-constexpr unsigned kLongRW = FOLL_WRITE | FOLL_LONGTERM;
-
 class Paths : public ::testing::TestWithParam<generation> {};
 
 // ---- §3.1 new anonymous page ------------------------------------------------
@@ -115,8 +127,7 @@ class Paths : public ::testing::TestWithParam<generation> {};
 TEST_P(Paths, AnonFaultMapsNewExclusivePageWritable) {
   world w(GetParam());
   mm_struct mm(w.m);
-  mmap_region(w.env, mm, 0, 16, kRW);
-  ASSERT_TRUE(w.write(mm, kA, 42));
+  ASSERT_TRUE(w.populate(mm, 42));
   const pte_t pte = w.entry(mm, kA);
   ASSERT_TRUE(pte_present(pte));
   EXPECT_TRUE(pte_write(pte));
@@ -135,8 +146,7 @@ TEST_P(Paths, AnonFaultMapsNewExclusivePageWritable) {
 TEST_P(Paths, ForkOfUnpinnedExclusivePageSharesItReadOnly) {
   world w(GetParam());
   mm_struct mm(w.m), child(w.m);
-  mmap_region(w.env, mm, 0, 16, kRW);
-  ASSERT_TRUE(w.write(mm, kA, 42));
+  ASSERT_TRUE(w.populate(mm, 42));
   page *p = w.page_at(mm, kA);
   const unsigned seq = mm.write_protect_seq.load();
   ASSERT_EQ(dup_mmap(w.env, child, mm), 0);
@@ -155,8 +165,7 @@ TEST_P(Paths, ForkOfUnpinnedExclusivePageSharesItReadOnly) {
 TEST_P(Paths, ForkOfPinnedPageCopiesForTheChild) {
   world w(GetParam());
   mm_struct mm(w.m), child(w.m);
-  mmap_region(w.env, mm, 0, 16, kRW);
-  ASSERT_TRUE(w.write(mm, kA, 42));
+  ASSERT_TRUE(w.populate(mm, 42));
   page *p = w.pin(mm, kA, kLongRW);
   ASSERT_EQ(p, w.page_at(mm, kA));
   EXPECT_TRUE(has_pinned(mm)) << "FOLL_PIN sets MMF_HAS_PINNED";
@@ -189,8 +198,7 @@ TEST_P(Paths, ForkOfPinnedPageCopiesForTheChild) {
 TEST_P(Paths, ForkIgnoringPinsLosesThePin) {
   world w(GetParam(), mutant::b5_fork_ignores_pins);
   mm_struct mm(w.m), child(w.m);
-  mmap_region(w.env, mm, 0, 16, kRW);
-  ASSERT_TRUE(w.write(mm, kA, 42));
+  ASSERT_TRUE(w.populate(mm, 42));
   page *p = w.pin(mm, kA, kLongRW);
   ASSERT_EQ(dup_mmap(w.env, child, mm), 0);
   EXPECT_EQ(w.page_at(child, kA), p);
@@ -206,8 +214,7 @@ TEST_P(Paths, ForkIgnoringPinsLosesThePin) {
 TEST_P(Paths, ForkOfSwapEntryDropsSwpExclusive) {
   world w(GetParam());
   mm_struct mm(w.m), child(w.m);
-  mmap_region(w.env, mm, 0, 16, kRW);
-  ASSERT_TRUE(w.write(mm, kA, 42));
+  ASSERT_TRUE(w.populate(mm, 42));
   ASSERT_TRUE(shrink_page(w.env, w.page_at(mm, kA)));
   ASSERT_TRUE(pte_swp_exclusive(w.entry(mm, kA)));
   ASSERT_EQ(dup_mmap(w.env, child, mm), 0);
@@ -226,8 +233,7 @@ TEST_P(Paths, ForkOfSwapEntryDropsSwpExclusive) {
 TEST_P(Paths, WriteFaultOnExclusiveReadOnlyPageReusesIt) {
   world w(GetParam());
   mm_struct mm(w.m);
-  mmap_region(w.env, mm, 0, 16, kRW);
-  ASSERT_TRUE(w.write(mm, kA, 42));
+  ASSERT_TRUE(w.populate(mm, 42));
   page *p = w.page_at(mm, kA);
   ASSERT_EQ(mprotect(w.env, mm, 0, 16, false), 0);
   EXPECT_FALSE(pte_write(w.entry(mm, kA)));
@@ -247,8 +253,7 @@ TEST_P(Paths, WriteFaultOnExclusiveReadOnlyPageReusesIt) {
 TEST_P(Paths, WriteFaultOnSharedPageCopies) {
   world w(GetParam());
   mm_struct mm(w.m), child(w.m);
-  mmap_region(w.env, mm, 0, 16, kRW);
-  ASSERT_TRUE(w.write(mm, kA, 42));
+  ASSERT_TRUE(w.populate(mm, 42));
   page *p = w.page_at(mm, kA);
   ASSERT_EQ(dup_mmap(w.env, child, mm), 0);
   ASSERT_TRUE(w.write(mm, kA, 43));
@@ -279,14 +284,9 @@ TEST_P(Paths, WriteFaultOnSharedPageCopies) {
 TEST_P(Paths, WriteFaultAfterChildExitReusesViaPageMoveAnonRmap) {
   world w(GetParam());
   mm_struct mm(w.m);
-  mmap_region(w.env, mm, 0, 16, kRW);
-  ASSERT_TRUE(w.write(mm, kA, 42));
+  ASSERT_TRUE(w.populate(mm, 42));
   page *p = w.page_at(mm, kA);
-  {
-    mm_struct child(w.m);
-    ASSERT_EQ(dup_mmap(w.env, child, mm), 0);
-    exit_mmap(w.env, child);
-  }
+  ASSERT_TRUE(w.fork_and_exit_child(mm));
   EXPECT_FALSE(excl(p)) << "the flag does not come back by itself";
   EXPECT_EQ(page_ref_count(p), 1);
   EXPECT_FALSE(pte_write(w.entry(mm, kA)));
@@ -307,8 +307,7 @@ TEST_P(Paths, ReuseOnMapcountOneLeaksThroughGetReference) {
     SCOPED_TRACE(mutant_on ? "b3_reuse_mapcount1" : "correct");
     world w(GetParam(), mutant_on ? mutant::b3_reuse_mapcount1 : mutant::none);
     mm_struct mm(w.m);
-    mmap_region(w.env, mm, 0, 16, kRW);
-    ASSERT_TRUE(w.write(mm, kA, 42));
+    ASSERT_TRUE(w.populate(mm, 42));
     {
       mm_struct child(w.m);
       ASSERT_EQ(dup_mmap(w.env, child, mm), 0);
@@ -327,14 +326,9 @@ TEST_P(Paths, ReuseOnMapcountOneLeaksThroughGetReference) {
 TEST_P(Paths, UnshareOfPreviouslySharedPageMarksItExclusiveBehindReadOnlyPte) {
   world w(GetParam());
   mm_struct mm(w.m);
-  mmap_region(w.env, mm, 0, 16, kRW);
-  ASSERT_TRUE(w.write(mm, kA, 42));
+  ASSERT_TRUE(w.populate(mm, 42));
   page *p = w.page_at(mm, kA);
-  {
-    mm_struct child(w.m);
-    ASSERT_EQ(dup_mmap(w.env, child, mm), 0);
-    exit_mmap(w.env, child);
-  }
+  ASSERT_TRUE(w.fork_and_exit_child(mm));
   ASSERT_FALSE(excl(p));
   page *pinned = w.pin(mm, kA, FOLL_LONGTERM, /*fast=*/false);  // R/O pin, slow GUP
   EXPECT_EQ(pinned, p) << "refcount 1: the same page is made exclusive";
@@ -354,8 +348,7 @@ TEST_P(Paths, UnshareOfSharedPageCopiesBehindReadOnlyPte) {
     SCOPED_TRACE(fast ? "pin_user_pages_fast" : "pin_user_pages");
     world w(GetParam());
     mm_struct mm(w.m), child(w.m);
-    mmap_region(w.env, mm, 0, 16, kRW);
-    ASSERT_TRUE(w.write(mm, kA, 42));
+    ASSERT_TRUE(w.populate(mm, 42));
     page *p = w.page_at(mm, kA);
     ASSERT_EQ(dup_mmap(w.env, child, mm), 0);
     page *pinned = w.pin(mm, kA, FOLL_LONGTERM, fast);
@@ -385,8 +378,7 @@ TEST_P(Paths, UnshareOfSharedPageCopiesBehindReadOnlyPte) {
 TEST_P(Paths, ReadOnlyPinWithoutUnshareIsCaught) {
   world w(GetParam(), mutant::ro_pin_no_unshare);
   mm_struct mm(w.m), child(w.m);
-  mmap_region(w.env, mm, 0, 16, kRW);
-  ASSERT_TRUE(w.write(mm, kA, 42));
+  ASSERT_TRUE(w.populate(mm, 42));
   page *p = w.page_at(mm, kA);
   ASSERT_EQ(dup_mmap(w.env, child, mm), 0);
   page *pinned = w.pin(mm, kA, FOLL_LONGTERM, false);
@@ -406,8 +398,7 @@ TEST_P(Paths, ReadOnlyPinWithoutUnshareIsCaught) {
 TEST_P(Paths, GupFastWritePinOnWritablePteNeedsNoFallback) {
   world w(GetParam());
   mm_struct mm(w.m);
-  mmap_region(w.env, mm, 0, 16, kRW);
-  ASSERT_TRUE(w.write(mm, kA, 42));
+  ASSERT_TRUE(w.populate(mm, 42));
   page *p = w.pin(mm, kA, kLongRW);
   EXPECT_EQ(p, w.page_at(mm, kA));
   EXPECT_EQ(w.st.gup_fast_success, 1u);
@@ -438,8 +429,7 @@ TEST_P(Paths, SlowGupWritePinFaultsInAndReturnsExclusivePage) {
 TEST_P(Paths, SwapOutOfUnpinnedPageInstallsSwpExclusiveAndSwapInMapsExclusive) {
   world w(GetParam());
   mm_struct mm(w.m);
-  mmap_region(w.env, mm, 0, 16, kRW);
-  ASSERT_TRUE(w.write(mm, kA, 42));
+  ASSERT_TRUE(w.populate(mm, 42));
   page *p = w.page_at(mm, kA);
   ASSERT_TRUE(shrink_page(w.env, p));
   const pte_t swp = w.entry(mm, kA);
@@ -467,8 +457,7 @@ TEST_P(Paths, SwapInFromSwapCacheIsExclusiveOnlyThroughSwpExclusive) {
     SCOPED_TRACE(mutant_on ? "b11_no_swp_exclusive" : "correct");
     world w(GetParam(), mutant_on ? mutant::b11_no_swp_exclusive : mutant::none);
     mm_struct mm(w.m);
-    mmap_region(w.env, mm, 0, 16, kRW);
-    ASSERT_TRUE(w.write(mm, kA, 42));
+    ASSERT_TRUE(w.populate(mm, 42));
     page *p = w.get(mm, kA);  // O_DIRECT read target: FOLL_GET|FOLL_WRITE-like reference
     ASSERT_TRUE(shrink_page(w.env, p));
     const pte_t swp = w.entry(mm, kA);
@@ -489,8 +478,7 @@ TEST_P(Paths, SwapInFromSwapCacheIsExclusiveOnlyThroughSwpExclusive) {
 TEST_P(Paths, SwapOutOfPinnedPageFailsAndRestoresThePte) {
   world w(GetParam());
   mm_struct mm(w.m);
-  mmap_region(w.env, mm, 0, 16, kRW);
-  ASSERT_TRUE(w.write(mm, kA, 42));
+  ASSERT_TRUE(w.populate(mm, 42));
   page *p = w.pin(mm, kA, kLongRW);
   const pte_t before = w.entry(mm, kA);
   EXPECT_FALSE(shrink_page(w.env, p));
@@ -516,8 +504,7 @@ TEST_P(Paths, SwapOutOfPinnedPageFailsAndRestoresThePte) {
 TEST_P(Paths, ZapFreesPageLeftInSwapCacheByFailedSwapOut) {
   world w(GetParam());
   mm_struct mm(w.m);
-  mmap_region(w.env, mm, 0, 16, kRW);
-  ASSERT_TRUE(w.write(mm, kA, 42));
+  ASSERT_TRUE(w.populate(mm, 42));
   page *p = w.pin(mm, kA, kLongRW);
   ASSERT_FALSE(shrink_page(w.env, p));
   ASSERT_TRUE(PageSwapCache(p));
@@ -531,8 +518,7 @@ TEST_P(Paths, ZapFreesPageLeftInSwapCacheByFailedSwapOut) {
 TEST_P(Paths, SwapOutAfterForkHasNoSwpExclusive) {
   world w(GetParam());
   mm_struct mm(w.m), child(w.m);
-  mmap_region(w.env, mm, 0, 16, kRW);
-  ASSERT_TRUE(w.write(mm, kA, 42));
+  ASSERT_TRUE(w.populate(mm, 42));
   page *p = w.page_at(mm, kA);
   ASSERT_EQ(dup_mmap(w.env, child, mm), 0);
   ASSERT_TRUE(shrink_page(w.env, p));
@@ -553,8 +539,7 @@ TEST_P(Paths, SwapOutAfterForkHasNoSwpExclusive) {
 TEST_P(Paths, MigrationOfUnpinnedPageMovesItAndKeepsExclusivity) {
   world w(GetParam());
   mm_struct mm(w.m);
-  mmap_region(w.env, mm, 0, 16, kRW);
-  ASSERT_TRUE(w.write(mm, kA, 42));
+  ASSERT_TRUE(w.populate(mm, 42));
   page *p = w.page_at(mm, kA);
   ASSERT_TRUE(migrate_page(w.env, p));
   page *np = w.page_at(mm, kA);
@@ -573,8 +558,7 @@ TEST_P(Paths, MigrationOfUnpinnedPageMovesItAndKeepsExclusivity) {
 TEST_P(Paths, MigrationOfReadOnlyExclusivePageKeepsExclusivity) {
   world w(GetParam());
   mm_struct mm(w.m);
-  mmap_region(w.env, mm, 0, 16, kRW);
-  ASSERT_TRUE(w.write(mm, kA, 42));
+  ASSERT_TRUE(w.populate(mm, 42));
   ASSERT_EQ(mprotect(w.env, mm, 0, 16, false), 0);
   page *p = w.page_at(mm, kA);
   ASSERT_TRUE(migrate_page(w.env, p));
@@ -591,8 +575,7 @@ TEST_P(Paths, MigrationOfReadOnlyExclusivePageKeepsExclusivity) {
 TEST_P(Paths, MigrationOfSharedPageKeepsItShared) {
   world w(GetParam());
   mm_struct mm(w.m), child(w.m);
-  mmap_region(w.env, mm, 0, 16, kRW);
-  ASSERT_TRUE(w.write(mm, kA, 42));
+  ASSERT_TRUE(w.populate(mm, 42));
   ASSERT_EQ(dup_mmap(w.env, child, mm), 0);
   page *p = w.page_at(mm, kA);
   ASSERT_TRUE(migrate_page(w.env, p));
@@ -609,8 +592,7 @@ TEST_P(Paths, MigrationOfSharedPageKeepsItShared) {
 TEST_P(Paths, MigrationOfPinnedPageFails) {
   world w(GetParam());
   mm_struct mm(w.m);
-  mmap_region(w.env, mm, 0, 16, kRW);
-  ASSERT_TRUE(w.write(mm, kA, 42));
+  ASSERT_TRUE(w.populate(mm, 42));
   page *p = w.pin(mm, kA, kLongRW);
   EXPECT_FALSE(migrate_page(w.env, p));
   EXPECT_EQ(w.page_at(mm, kA), p);
@@ -703,7 +685,7 @@ TEST_P(Paths, SplitPropagatesFlagToAllSubpages) {
   mm_struct mm(w.m);
   mmap_region(w.env, mm, kThp, 512, kRW | VM_HUGEPAGE);
   ASSERT_TRUE(w.write(mm, kTa, 42));
-  page *head = w.m.mem.pfn_to_page(pte_pfn(w.pmd(mm, kTa)));
+  page *head = w.thp_head(mm, kTa);
   __split_huge_pmd(w.env, mm, kTa);
   ASSERT_TRUE(pmd_table(w.pmd(mm, kTa)));
   for (unsigned i = 0; i < HPAGE_PMD_NR; i++) {
@@ -738,7 +720,7 @@ TEST_P(Paths, ForkOfUnpinnedThpSharesThePmd) {
   mm_struct mm(w.m), child(w.m);
   mmap_region(w.env, mm, kThp, 512, kRW | VM_HUGEPAGE);
   ASSERT_TRUE(w.write(mm, kTa, 42));
-  page *head = w.m.mem.pfn_to_page(pte_pfn(w.pmd(mm, kTa)));
+  page *head = w.thp_head(mm, kTa);
   ASSERT_EQ(dup_mmap(w.env, child, mm), 0);
   ASSERT_TRUE(pmd_trans_huge(w.pmd(mm, kTa)));
   ASSERT_TRUE(pmd_trans_huge(w.pmd(child, kTa)));
@@ -764,12 +746,8 @@ TEST_P(Paths, HugeWriteFaultAfterChildExitReusesThePmd) {
   mm_struct mm(w.m);
   mmap_region(w.env, mm, kThp, 512, kRW | VM_HUGEPAGE);
   ASSERT_TRUE(w.write(mm, kTa, 42));
-  page *head = w.m.mem.pfn_to_page(pte_pfn(w.pmd(mm, kTa)));
-  {
-    mm_struct child(w.m);
-    ASSERT_EQ(dup_mmap(w.env, child, mm), 0);
-    exit_mmap(w.env, child);
-  }
+  page *head = w.thp_head(mm, kTa);
+  ASSERT_TRUE(w.fork_and_exit_child(mm));
   ASSERT_FALSE(excl(head));
   ASSERT_TRUE(w.write(mm, kTa, 43));
   const pmd_t pmd = w.pmd(mm, kTa);
@@ -785,7 +763,7 @@ TEST_P(Paths, ForkOfPinnedThpSplitsAndCopiesThePinnedSubpage) {
   mm_struct mm(w.m), child(w.m);
   mmap_region(w.env, mm, kThp, 512, kRW | VM_HUGEPAGE);
   ASSERT_TRUE(w.write(mm, kTa, 42));
-  page *head = w.m.mem.pfn_to_page(pte_pfn(w.pmd(mm, kTa)));
+  page *head = w.thp_head(mm, kTa);
   page *p = w.pin(mm, kTa, kLongRW);
   ASSERT_EQ(p, head + 5);
   EXPECT_EQ(head[1].compound_pincount.load(), 1);
@@ -845,8 +823,7 @@ TEST_P(Paths, CollapseRefusesPinnedPageThenMapsNewExclusiveThp) {
 TEST_P(Paths, ZapLeavesFlagOnPinnedPageAndUnpinFreesIt) {
   world w(GetParam());
   mm_struct mm(w.m);
-  mmap_region(w.env, mm, 0, 16, kRW);
-  ASSERT_TRUE(w.write(mm, kA, 42));
+  ASSERT_TRUE(w.populate(mm, 42));
   page *p = w.pin(mm, kA, kLongRW);
   madvise_dontneed(w.env, mm, kA, kA + 1);
   EXPECT_TRUE(pte_none(w.entry(mm, kA)));
@@ -884,8 +861,7 @@ TEST_P(Paths, MunmapFreesPagesAndPageTables) {
 
 INSTANTIATE_TEST_SUITE_P(Gen, Paths, ::testing::Values(generation::v5_19, generation::v6_2),
                          [](const ::testing::TestParamInfo<generation> &i) {
-                           return i.param == generation::v5_19 ? std::string("v5_19")
-                                                               : std::string("v6_2");
+                           return testing::gen_ident(i.param);
                          });
 
 // ---- v5.18: no PG_anon_exclusive ----------------------------------------------
@@ -893,8 +869,7 @@ INSTANTIATE_TEST_SUITE_P(Gen, Paths, ::testing::Values(generation::v5_19, genera
 TEST(PathsV518, NoPageEverCarriesTheFlag) {
   world w(generation::v5_18);
   mm_struct mm(w.m), child(w.m);
-  mmap_region(w.env, mm, 0, 16, kRW);
-  ASSERT_TRUE(w.write(mm, kA, 42));
+  ASSERT_TRUE(w.populate(mm, 42));
   page *p = w.page_at(mm, kA);
   EXPECT_TRUE(pte_write(w.entry(mm, kA)));
   EXPECT_FALSE(excl(p));
@@ -912,8 +887,7 @@ TEST(PathsV518, NoPageEverCarriesTheFlag) {
 TEST(PathsV518, ForkOfPinnedPageStillCopiesEarly) {
   world w(generation::v5_18);
   mm_struct mm(w.m), child(w.m);
-  mmap_region(w.env, mm, 0, 16, kRW);
-  ASSERT_TRUE(w.write(mm, kA, 42));
+  ASSERT_TRUE(w.populate(mm, 42));
   page *p = w.pin(mm, kA, kLongRW);
   ASSERT_EQ(dup_mmap(w.env, child, mm), 0);
   EXPECT_EQ(w.page_at(mm, kA), p);
@@ -931,8 +905,7 @@ TEST(PathsV518, WriteFaultOnPinnedReadOnlyPageCopiesBeforeV519ReusesAfter) {
     SCOPED_TRACE(generation_name(g));
     world w(g);
     mm_struct mm(w.m);
-    mmap_region(w.env, mm, 0, 16, kRW);
-    ASSERT_TRUE(w.write(mm, kA, 42));
+    ASSERT_TRUE(w.populate(mm, 42));
     page *p = w.pin(mm, kA, kLongRW);
     ASSERT_EQ(mprotect(w.env, mm, 0, 16, false), 0);
     ASSERT_EQ(mprotect(w.env, mm, 0, 16, true), 0);
@@ -954,8 +927,7 @@ TEST(PathsV518, WriteFaultOnPinnedReadOnlyPageCopiesBeforeV519ReusesAfter) {
 TEST(PathsV518, SwapOutOfPinnedPageIsRefusedByTheRacyCheck) {
   world w(generation::v5_18);
   mm_struct mm(w.m);
-  mmap_region(w.env, mm, 0, 16, kRW);
-  ASSERT_TRUE(w.write(mm, kA, 42));
+  ASSERT_TRUE(w.populate(mm, 42));
   page *p = w.pin(mm, kA, kLongRW);
   EXPECT_FALSE(shrink_page(w.env, p));
   EXPECT_EQ(w.page_at(mm, kA), p);
