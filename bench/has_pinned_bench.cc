@@ -11,6 +11,7 @@
 #include <memory>
 
 #include "bench_util.h"
+#include "gup.h"
 #include "gup_model.h"
 #include "mm.h"
 
@@ -25,10 +26,9 @@ mm_struct &shared_mm() {
   return mm;
 }
 
+// The pre-fix form (set_bit on every pin) against the model's own
+// mm_set_has_pinned_flag (core/gup.h: test_bit first).
 ANONX_INLINE void mark_pinned_always(mm_struct &mm) { set_bit(MMF_HAS_PINNED, &mm.flags); }
-ANONX_INLINE void mark_pinned_test_first(mm_struct &mm) {
-  if (!test_bit(MMF_HAS_PINNED, &mm.flags)) set_bit(MMF_HAS_PINNED, &mm.flags);
-}
 
 void BM_HasPinned_SetBit(benchmark::State &state) {
   pin_guard pin(state);
@@ -40,7 +40,7 @@ ANONX_CONTENDED(BM_HasPinned_SetBit);
 void BM_HasPinned_TestThenSet(benchmark::State &state) {
   pin_guard pin(state);
   mm_struct &mm = shared_mm();
-  for (auto _ : state) mark_pinned_test_first(mm);
+  for (auto _ : state) mm_set_has_pinned_flag(mm);
 }
 ANONX_CONTENDED(BM_HasPinned_TestThenSet);
 
@@ -60,7 +60,7 @@ void BM_HasPinnedPin_TestThenSet(benchmark::State &state) {
   mm_struct &mm = shared_mm();
   model_page &mp = model_pages()[state.thread_index()];
   for (auto _ : state) {
-    mark_pinned_test_first(mm);
+    mm_set_has_pinned_flag(mm);
     benchmark::DoNotOptimize(model_gup_fast_pin_unpin(&mp.pte, &mp.pg));
   }
 }
