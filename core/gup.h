@@ -24,20 +24,24 @@ ANONX_INLINE bool gup_must_unshare(Env &env, unsigned flags, typename Env::page_
   return !PageAnonExclusive(page);
 }
 
-// (B3) for GUP-fast. The mutant b7_pin_no_mb pins with a plain
-// load+store (a MOV that x86 may hold in the store buffer past (B4)); the
-// correct pin is try_grab_folio's locked RMWs.
+// (B3) for GUP-fast. The mutant b7_pin_no_mb drops the smp_mb__after_atomic
+// after the pin: the kernel's pin of a small page ends with an unordered
+// folio_ref_add, which a weakly ordered CPU may make visible after the (B4)
+// loads. x86 cannot (a LOCK ADD is a full barrier), so the mutant is not
+// x86-visible; only a scripted interleaving (`reorder`) holds the pin's
+// store in the model's store buffer past (B4). Real threads take the pin
+// with the same atomic RMW as the correct protocol: a plain load+store here
+// would lose concurrent refcount updates, a different bug (page-state
+// VM_BUG_ONs) that once passed for a catch of this one.
 template <class Env>
 ANONX_INLINE typename Env::page_t *gup_fast_grab(Env &env, typename Env::page_t *page,
                                                  unsigned flags) {
   env.at("B3");
-  if (env.proto.mutant_is(mutant::b7_pin_no_mb) && (flags & FOLL_PIN) && !PageCompound(page)) {
+  if (env.proto.mutant_is(mutant::b7_pin_no_mb) && env.proto.reorder && (flags & FOLL_PIN) &&
+      !PageCompound(page)) {
     const int refs = page->_refcount.load(std::memory_order_relaxed);
     if (refs == 0) return nullptr;
-    if (env.proto.reorder)
-      env.buffer_ref_store(&page->_refcount, refs + GUP_PIN_COUNTING_BIAS);
-    else
-      page->_refcount.store(refs + GUP_PIN_COUNTING_BIAS, std::memory_order_release);
+    env.buffer_ref_store(&page->_refcount, refs + GUP_PIN_COUNTING_BIAS);
     return page;
   }
   return try_grab_folio(page, 1, flags);

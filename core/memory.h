@@ -220,8 +220,7 @@ int do_swap_page(Env &env, typename Env::mm_t &mm, const vm_area_struct &vma, un
   else
     page_add_anon_rmap(env, page, rmap_flags);
   if (env.has_anon_exclusive())
-    VM_BUG_ON_PFN(pte_write(entry) && !PageAnonExclusive(page), page->pfn,
-                  "do_swap_page: writable but not exclusive (I3)");
+    vm_bug_on_writable_not_exclusive(pte_write(entry), page, "do_swap_page");
   set_pte_at(env, ptep, entry);  // our lookup reference becomes the mapping's
   unlock_page(page);
   return VM_FAULT_OK;

@@ -27,9 +27,8 @@ bool try_to_migrate_one(Env &env, typename Env::page_t *page,
     ClearPageAnonExclusive(page);
   }
   const pte_t pteval = ptep_clear_flush_a1(env, ptep);  // (A1)
-  if (env.has_anon_exclusive())
-    VM_BUG_ON_PFN(pte_write(pteval) && !anon_exclusive, page->pfn,
-                  "try_to_migrate_one: writable but not exclusive (I3)");
+  if (env.has_anon_exclusive() && !anon_exclusive)
+    vm_bug_on_writable_not_exclusive(pte_write(pteval), page, "try_to_migrate_one");
   if (pte_dirty(pteval)) {
     env.drain_at_locked_op();  // a locked RMW drains x86's store buffer
     SetPageDirty(page);
@@ -61,9 +60,7 @@ bool remove_migration_pte(Env &env, typename Env::page_t *page,
   const bool write = is_writable_migration_entry(entry);
   const unsigned flags = swp_type_of(entry) != SWP_MIGRATION_READ ? RMAP_EXCLUSIVE : 0;
   page_add_anon_rmap(env, page, flags);
-  if (env.has_anon_exclusive())
-    VM_BUG_ON_PFN(write && !PageAnonExclusive(page), page->pfn,
-                  "remove_migration_pte: writable but not exclusive (I3)");
+  if (env.has_anon_exclusive()) vm_bug_on_writable_not_exclusive(write, page, "remove_migration_pte");
   set_pte_at(env, ptep, pfn_pte(page->pfn, write));
   return true;
 }

@@ -222,6 +222,15 @@ ANONX_INLINE void __ClearPageAnonExclusive(P *p) {
   __clear_bit(PG_anon_exclusive, &pf_page<pf_policy::ANY>(p, true)->flags);
 }
 
+// The sanity check of each path that installs a writable entry for an anon
+// page (do_swap_page, try_to_migrate_one, remove_migration_pte): writable
+// implies exclusive (I3). One check, one name; `site` goes in the detail.
+template <class P>
+ANONX_INLINE void vm_bug_on_writable_not_exclusive(bool writable, P *p, const char *site) {
+  if (unlikely(writable && !test_bit(PG_anon_exclusive, &p->flags)))
+    ::anonx::report_violation("VM_BUG_ON:writable but not exclusive (I3)", p->pfn, site);
+}
+
 // ---- refcount, mapcount, pins (§2) ----------------------------------------
 
 template <class P>

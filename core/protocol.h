@@ -73,8 +73,9 @@ inline bool parse_generation(std::string_view s, generation *g) {
     "B7 swap-out vs GUP-fast: GUP-fast without the (B4) PTE re-check", true, "I1 I2",              \
     "swapout_vs_gup_fast migrate_vs_gup_fast")                                                     \
   X(b7_pin_no_mb, v6_2,                                                                            \
-    "B7 pin side of the SB pair: the pin is a plain store, no smp_mb__after_atomic before (B4)",   \
-    true, "I1 I2", "ksm_vs_gup_fast migrate_vs_gup_fast swapout_vs_gup_fast")                      \
+    "B7 pin side of the SB pair: no smp_mb__after_atomic between the pin and (B4) (weakly "        \
+    "ordered CPUs)",                                                                               \
+    false, "I1 I2", "ksm_vs_gup_fast migrate_vs_gup_fast swapout_vs_gup_fast")                     \
   X(b8_no_wmb_rmb, v6_2,                                                                           \
     "B8 KSM R/O exclusive page, same-value PTE: MP pair without smp_wmb/smp_rmb "                  \
     "(088b8aa537c2)",                                                                              \

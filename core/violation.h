@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstring>
 #include <cstdint>
 #include <mutex>
 #include <string>
@@ -29,6 +30,7 @@ class violation_sink {
   violation_sink() : start_(std::chrono::steady_clock::now()) {}
 
   void report(const char *check, long pfn, int cpu, uint64_t iteration, std::string detail) {
+    if (is_disabled(check)) return;
     total_.fetch_add(1, std::memory_order_relaxed);
     const double t =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
@@ -43,6 +45,27 @@ class violation_sink {
   }
 
   uint64_t total() const { return total_.load(std::memory_order_relaxed); }
+
+  // Oracle ablation (anonx-stress --disable-check): reports of these checks
+  // are dropped, to show which check catches a bug when another is gone. A
+  // name ending in '*' is a prefix. Set before any thread reports.
+  void disable(std::vector<std::string> checks) { disabled_ = std::move(checks); }
+  bool is_disabled(const char *check) const {
+    for (const auto &d : disabled_) {
+      if (!d.empty() && d.back() == '*' ? std::strncmp(check, d.c_str(), d.size() - 1) == 0
+                                        : d == check)
+        return true;
+    }
+    return false;
+  }
+
+  // Reports another sink's records here, as if reported now (a harness
+  // that held a check's reports back until it knew they count).
+  void absorb(const violation_sink &o) {
+    for (const auto &r : o.records())
+      for (uint64_t i = 0; i < r.count; i++)
+        report(r.check.c_str(), r.pfn, r.cpu, r.iteration, r.detail);
+  }
 
   uint64_t count(const std::string &check) const {
     std::lock_guard<std::mutex> g(mu_);
@@ -66,6 +89,7 @@ class violation_sink {
  private:
   mutable std::mutex mu_;
   std::vector<violation_record> records_;
+  std::vector<std::string> disabled_;
   std::atomic<uint64_t> total_{0};
   std::chrono::steady_clock::time_point start_;
 };

@@ -32,7 +32,8 @@ const char *kUsage =
     "                    [--seed N] [--mode lockstep|free] [--inject off|random] [--preempt N]\n"
     "                    [--affinity none|auto|CPULIST] [--json FILE] [--kill-matrix [--seeds K]\n"
     "                    [--budget SECONDS]] [--shard I/N] [--frames N] [--stop-on-first] "
-    "[--quiet]\n";
+    "[--quiet]\n"
+    "                    [--disable-check NAME[,NAME]]\n";
 
 struct usage_error {
   std::string msg;
@@ -59,6 +60,7 @@ struct options {
   double budget = 10.0;
   unsigned shard_i = 1, shard_n = 1;
   unsigned long frames = ANONX_FRAMES;
+  std::vector<std::string> disabled_checks;
   std::vector<std::string> argv;
 };
 
@@ -171,6 +173,11 @@ options parse(int argc, char **argv) {
           for (uint64_t c = lo; c <= hi; c++) o.cpus.push_back(static_cast<int>(c));
         }
       }
+    } else if (a == "--disable-check") {
+      const std::string v = need(i);
+      for (auto &c : split(v, ','))
+        if (c.empty() || c == "*") bad("--disable-check: '" + v + "' names no check");
+      o.disabled_checks = split(v, ',');
     } else if (a == "--kill-matrix")
       o.kill_matrix = true;
     else if (a == "--shard") {
@@ -286,6 +293,11 @@ std::string rerun_line(const options &o, const cell_result &r) {
     << " --threads " << r.spec.threads << " --mode " << mode_name(r.spec.md) << " --inject "
     << (r.spec.inject ? "random" : "off") << " --preempt " << r.spec.preempt << " --seed "
     << r.spec.seed << " --duration " << r.spec.duration_s;
+  if (!r.spec.disabled_checks.empty()) {
+    s << " --disable-check ";
+    for (size_t i = 0; i < r.spec.disabled_checks.size(); i++)
+      s << (i ? "," : "") << r.spec.disabled_checks[i];
+  }
   return s.str();
 }
 
@@ -301,6 +313,7 @@ void write_run(json &j, const cell_result &r) {
       .kv("seed", r.spec.seed)
       .kv("duration_s", r.elapsed_s)
       .kv("iterations", r.iterations)
+      .kv("inconclusive", r.inconclusive)
       .kv("ops", r.ops)
       .kv("ops_per_s", r.elapsed_s > 0 ? r.ops / r.elapsed_s : 0.0)
       .kv("iterations_per_s", r.elapsed_s > 0 ? r.iterations / r.elapsed_s : 0.0);
@@ -496,6 +509,7 @@ cell_spec base_cell(const options &o, const scenario *s) {
   c.cpus = o.cpus;
   c.frames = o.frames;
   c.stop_on_first = o.stop_on_first;
+  c.disabled_checks = o.disabled_checks;
   return c;
 }
 
@@ -530,6 +544,14 @@ int run_scenarios(const options &o) {
 }
 
 // ---- kill matrix -----------------------------------------------------------
+
+// The check that fired first in a cell ("" when none did).
+std::string first_check(const cell_result &r) {
+  const violation_record *first = nullptr;
+  for (auto &v : r.violations)
+    if (!first || v.time_s < first->time_s) first = &v;
+  return first ? first->check : std::string();
+}
 
 // A kill-matrix cell: scenario s on protocol p in lockstep with seed
 // o.seed + k, for at most secs.
@@ -582,11 +604,11 @@ int run_kill_matrix(const options &o) {
   begin_report(j, o, results);
   j.key("kill_matrix").arr();
   if (!o.quiet)
-    std::printf("\n%-26s %-6s %-4s %-22s %-12s %9s %9s %s\n", "mutant", "base", "x86", "verdict",
-                "killed", "median_s", "max_s", "scenarios");
+    std::printf("\n%-26s %-6s %-4s %-22s %-12s %9s %9s %-20s %s\n", "mutant", "base", "x86",
+                "verdict", "killed", "median_s", "max_s", "killed_by", "scenarios");
   for (auto &m : kMutants) {
     std::vector<double> per_seed;
-    std::string best;
+    std::string best, killed_by;
     double best_t = 1e18;
     bool any_cell = false;
     for (unsigned k = 0; k < o.seeds; k++) {
@@ -595,8 +617,10 @@ int run_kill_matrix(const options &o) {
         if (r.spec.proto.mut != m.id || r.spec.seed != o.seed + k) continue;
         any_cell = true;
         if (r.violation_count && (t < 0 || r.time_to_detect_s < t)) t = r.time_to_detect_s;
-        if (r.violation_count && r.time_to_detect_s < best_t)
+        if (r.violation_count && r.time_to_detect_s < best_t) {
           best_t = r.time_to_detect_s, best = r.spec.sc->name;
+          killed_by = first_check(r);
+        }
       }
       per_seed.push_back(t);
     }
@@ -629,14 +653,16 @@ int run_kill_matrix(const options &o) {
         .kv("killed_seeds", static_cast<unsigned>(killed))
         .kv("median_s", median)
         .kv("max_s", mx)
-        .kv("scenario", best.empty() ? std::string(split(m.scenarios, ' ')[0]) : best);
+        .kv("scenario", best.empty() ? std::string(split(m.scenarios, ' ')[0]) : best)
+        .kv("killed_by", killed_by);
     j.key("per_seed_s").arr();
     for (double t : per_seed) t < 0 ? j.null() : j.val(t);
     j.end_arr().end_obj();
     if (!o.quiet)
-      std::printf("%-26s %-6s %-4s %-22s %5zu/%-6zu %9.4f %9.4f %s\n", m.name,
+      std::printf("%-26s %-6s %-4s %-22s %5zu/%-6zu %9.4f %9.4f %-20s %s\n", m.name,
                   generation_name(m.base), m.x86_visible ? "yes" : "no", verdict.c_str(), killed,
-                  per_seed.size(), median, mx, m.scenarios);
+                  per_seed.size(), median, mx, killed_by.empty() ? "-" : killed_by.c_str(),
+                  m.scenarios);
     if (verdict == "escaped")
       for (auto &r : results)
         if (r.spec.proto.mut == m.id && !r.violation_count) {

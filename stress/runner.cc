@@ -36,7 +36,18 @@ struct group {
   };
   std::vector<bucket> outcomes;
   align_point align;
+  std::vector<actor *> members;  // by role
+  // check()'s reports, held back until role 0 knows the iteration ran
+  violation_sink held;
 };
+
+// Did any role's access fail since the last grading? Role 0 reads the
+// others' flags after their done (acquire), clears them before its go.
+bool group_access_failed(const group &g) {
+  for (const actor *m : g.members)
+    if (m->access_failed) return true;
+  return false;
+}
 
 void init_actor(actor &a, const cell_spec &spec, machine *m, unsigned cpu, unsigned role,
                 uint64_t salt) {
@@ -104,12 +115,26 @@ void lockstep_thread(const cell_spec &spec, group &g, actor &a, violation_sink &
       g.hs->done(a.role, it + 1);  // release: this step's effects
     } else {
       g.hs->wait_done(it + 1);
+      // The check's reports go to g.held: an iteration whose set-up, step
+      // or check could not access the page is INCONCLUSIVE, and what its
+      // check saw is no catch. Reports made inside the step (a committed
+      // pin's I1) stand either way.
+      this_cpu_report().sink = &g.held;
       outcome o = inst.check(a);
+      this_cpu_report().sink = &sink;
+      const bool ran = !group_access_failed(g);
+      if (g.held.total()) {
+        if (ran) sink.absorb(g.held);
+        g.held.reset();
+      }
       const bool violated = sink.total() > before;
       if (violated)
         o.g = grade::forbidden;
+      else if (!ran)
+        o = {"inconclusive", grade::inconclusive};
       else if (o.g == grade::forbidden)
         report_violation((std::string("forbidden:") + o.name).c_str(), -1, "forbidden outcome");
+      for (actor *m : g.members) m->access_failed = false;
       auto it_b = std::find_if(g.outcomes.begin(), g.outcomes.end(), [&](const group::bucket &b) {
         return b.name == o.name && b.violated == violated;
       });
@@ -142,8 +167,10 @@ cell_result run_cell(const cell_spec &spec) {
   for (unsigned gi = 0; gi < ngroups; gi++) {
     auto g = std::make_unique<group>();
     g->m = std::make_unique<machine>(spec.frames, 2, roles, 64, 2048);
-    for (unsigned r = 0; r < roles; r++)
+    for (unsigned r = 0; r < roles; r++) {
       init_actor(actors[gi * roles + r], spec, g->m.get(), r, r, gi * roles + r);
+      g->members.push_back(&actors[gi * roles + r]);
+    }
     if (lockstep) {
       g->inst = spec.sc->make(*g->m);
       g->hs = std::make_unique<iteration_handshake>(roles, spin_us);
@@ -153,6 +180,8 @@ cell_result run_cell(const cell_spec &spec) {
   }
 
   violation_sink sink;
+  sink.disable(spec.disabled_checks);
+  for (auto &g : groups) g->held.disable(spec.disabled_checks);
   std::atomic<bool> cell_stop{false};
   const auto t0 = clk::now();
   std::vector<std::thread> threads;
@@ -191,6 +220,7 @@ cell_result run_cell(const cell_spec &spec) {
       auto &slot = res.outcomes[std::string(b.name) + (b.violated ? "+violation" : "")];
       slot.first += b.count;
       slot.second = b.g;
+      if (b.g == grade::inconclusive) res.inconclusive += b.count;
     }
   }
   if (!lockstep) res.iterations = res.ops;

@@ -38,11 +38,14 @@ namespace anonx::stress {
 
 enum class mode { lockstep, free };
 inline const char *mode_name(mode m) { return m == mode::lockstep ? "lockstep" : "free"; }
-enum class grade { acceptable, interesting, forbidden };
+// INCONCLUSIVE: the iteration could not get to its racy step or its check
+// (a set-up fault or an access failed): neither a pass nor a catch.
+enum class grade { acceptable, interesting, forbidden, inconclusive };
 inline const char *grade_name(grade g) {
   return g == grade::acceptable    ? "ACCEPTABLE"
          : g == grade::interesting ? "INTERESTING"
-                                   : "FORBIDDEN";
+         : g == grade::forbidden   ? "FORBIDDEN"
+                                   : "INCONCLUSIVE";
 }
 
 // xoshiro-style per-thread PRNG (splitmix64 seeding): no shared state.
@@ -324,6 +327,10 @@ struct alignas(kNoFalseSharing) actor {
   rng r{1};
   unsigned role = 0;
   uint64_t iteration = 0;
+  // A scenario's access (set-up, step or check) failed since role 0 last
+  // graded: the iteration is INCONCLUSIVE. Written by its own thread, read
+  // and cleared by role 0 between rendezvous.
+  bool access_failed = false;
 };
 
 // The per-iteration rendezvous of one group, as a coordinator handshake:
@@ -435,6 +442,7 @@ struct cell_spec {
   bool stop_on_first = false;
   std::vector<int> cpus;  // affinity: CPU for thread i (empty: none)
   unsigned long frames = ANONX_FRAMES;
+  std::vector<std::string> disabled_checks;  // --disable-check: oracle ablation
 };
 
 struct cell_result {
@@ -446,6 +454,7 @@ struct cell_result {
   std::map<std::string, std::pair<uint64_t, grade>> outcomes;
   std::vector<violation_record> violations;
   uint64_t violation_count = 0;
+  uint64_t inconclusive = 0;  // lockstep iterations graded INCONCLUSIVE
   double time_to_detect_s = -1;
   cpu_stats totals;
   bool failed() const { return violation_count > 0; }
@@ -480,6 +489,21 @@ inline void toggle_active_checked(page *p) {
   if (!PageActive(p)) report_violation("lost-update", p->pfn, "PG_active set was lost");
   ClearPageActive(p);
   if (PageActive(p)) report_violation("lost-update", p->pfn, "PG_active clear was lost");
+}
+
+// fork-leak: after a fork, parent and child never see each other's
+// writes (words 2 and 3 of the page at addr, tagged with `tag`). Returns
+// false when an access faulted (nothing was checked then).
+inline bool check_fork_isolation(stress_env &env, mm_struct &parent, mm_struct &child,
+                                 unsigned long addr, uint64_t tag) {
+  uint64_t x = 0xA000000000000000ull | tag, y = 0xC000000000000000ull | tag, got = 0;
+  if (!cpu_access(env, parent, addr, 2, true, &x) || !cpu_access(env, child, addr, 2, false, &got))
+    return false;
+  if (got == x) report_violation("fork-leak", -1, "child read the parent's post-fork write");
+  if (!cpu_access(env, child, addr, 3, true, &y) || !cpu_access(env, parent, addr, 3, false, &got))
+    return false;
+  if (got == y) report_violation("fork-leak", -1, "parent read the child's post-fork write");
+  return true;
 }
 
 cell_result run_cell(const cell_spec &spec);

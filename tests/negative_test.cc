@@ -19,6 +19,7 @@
 #include <cstdlib>
 #include <functional>
 #include <iostream>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -92,18 +93,30 @@ struct world {
     auto e = main();
     mmap_region(e, mm, 0, len, flags);
     uint64_t v = kOld;
-    cpu_access(e, mm, addr, 0, (flags & VM_WRITE) != 0, &v);
-    return mapped_page(mm, addr);
+    if (!cpu_access(e, mm, addr, 0, (flags & VM_WRITE) != 0, &v))
+      could_not_run("populate fault", addr);
+    page *p = mapped_page(mm, addr);
+    if (!p) could_not_run("populate: nothing mapped", addr);
+    return p;
   }
+  // Every access is checked: one that faults is not a lost write or a
+  // stale read (a catch) but a script that could not run (a failure).
   uint64_t read(mm_struct &x, unsigned long addr, unsigned word) {
     auto e = main();
     uint64_t v = 0;
-    cpu_access(e, x, addr, word, false, &v);
+    if (!cpu_access(e, x, addr, word, false, &v)) could_not_run("read fault", addr);
     return v;
   }
   void write(mm_struct &x, unsigned long addr, unsigned word, uint64_t v) {
     auto e = main();
-    cpu_access(e, x, addr, word, true, &v);
+    if (!cpu_access(e, x, addr, word, true, &v)) could_not_run("write fault", addr);
+  }
+  // Accesses run on the actors' threads too.
+  std::mutex broken_mu;
+  std::string broken;
+  void could_not_run(const char *what, unsigned long addr) {
+    std::lock_guard<std::mutex> g(broken_mu);
+    broken += std::string("could not run: ") + what + " at " + std::to_string(addr) + "\n";
   }
 
   // An actor's body: what it does on its own env.
@@ -123,7 +136,7 @@ struct world {
     return [this](stress_env &e) {
       e.at("WRITE");
       uint64_t v = kNew;
-      cpu_access(e, mm, 0, 0, true, &v);
+      if (!cpu_access(e, mm, 0, 0, true, &v)) could_not_run("the process's write", 0);
     };
   }
 
@@ -168,7 +181,7 @@ struct world {
     check_mm(e, mm);
     check_mm(e, child);
     outcome o;
-    o.sched = sched;
+    o.sched = sched + broken;  // a script that could not run is never a catch
     o.log = log;
     o.met = met;
     for (auto &r : sink.records()) o.forbidden.push_back(r.check);
