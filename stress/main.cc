@@ -20,8 +20,8 @@
 #include <fstream>
 #include <functional>
 #include <iostream>
-#include <mutex>
 #include <map>
+#include <mutex>
 #include <set>
 #include <sstream>
 
@@ -490,7 +490,9 @@ std::string fmt_duration(double s) {
   return b;
 }
 
-const char *signal_name(int sig) { return sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : "a signal"; }
+const char *signal_name(int sig) {
+  return sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : "a signal";
+}
 
 // A thread that wakes every 250 ms while run_jobs runs and reads only
 // atomics (running_cells) and progress under its lock: the live line on a
@@ -739,8 +741,7 @@ void report_interruption(const std::vector<cell_result> &rs) {
     }
   std::printf("INTERRUPTED by %s: %zu cell%s ran%s%s; cells not started were not run\n",
               signal_name(stop_signal()), rs.size(), rs.size() == 1 ? "" : "s",
-              early.empty() ? "" : ", stopped early: ",
-              early.c_str());
+              early.empty() ? "" : ", stopped early: ", early.c_str());
 }
 
 const char *end_verdict(int rc) {
@@ -781,7 +782,9 @@ void setup_live(progress &pg, const options &o) {
   pg.live.stat_interval = o.stat_interval >= 0 ? o.stat_interval : (pg.tty || o.quiet ? 0 : 60);
   pg.live.checkpoint = o.json_path.empty() ? 0 : o.checkpoint >= 0 ? o.checkpoint : 60;
   pg.live.write_checkpoint = [&o](const std::vector<cell_result> &f,
-                                  const std::vector<running_cell> &r) { write_checkpoint(o, f, r); };
+                                  const std::vector<running_cell> &r) {
+    write_checkpoint(o, f, r);
+  };
 }
 
 int run_scenarios(const options &o) {
@@ -811,8 +814,8 @@ int run_scenarios(const options &o) {
   }
   std::printf("End of test: %s (protocol=%s mutant=%s threads=%u duration=%g mode=%s seed=%" PRIu64
               " cells=%zu)\n",
-              end_verdict(rc), generation_name(o.proto.gen), mutant_name(o.proto.mut),
-              o.threads, o.duration, mode_name(o.md), o.seed, jobs.size());
+              end_verdict(rc), generation_name(o.proto.gen), mutant_name(o.proto.mut), o.threads,
+              o.duration, mode_name(o.md), o.seed, jobs.size());
   return rc;
 }
 
