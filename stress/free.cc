@@ -227,7 +227,8 @@ void run_free_group(const cell_spec &spec, std::vector<actor *> &actors, std::at
       const std::vector<unsigned> mine = assign(i);
       while (!stop.load(std::memory_order_relaxed)) {
         op(a, w, mine[a.r.below(static_cast<unsigned>(mine.size()))], kinds);
-        this_cpu_report().iteration = ++a.stats.ops;
+        a.count_op();
+        this_cpu_report().iteration = a.stats.ops;
         if (spec.stop_on_first && sink.total()) break;
       }
     });

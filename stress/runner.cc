@@ -1,10 +1,13 @@
 // runner.cc: runs one cell: builds the groups (one machine each), starts
 // one thread per simulated CPU, drives lockstep iterations or free mode,
 // and sums the per-thread statistics at the end.
+#include <malloc.h>
 #include <pthread.h>
 #include <sched.h>
 
 #include <algorithm>
+#include <mutex>
+#include <optional>
 
 #include "stress.h"
 
@@ -79,7 +82,7 @@ void lockstep_thread(const cell_spec &spec, group &g, actor &a, violation_sink &
   uint64_t before = 0;
   for (;;) {
     if (a.role == 0) {
-      bool stop = cell_stop.load(std::memory_order_relaxed);
+      bool stop = cell_stop.load(std::memory_order_relaxed) || stop_signal();
       if ((it & 31) == 0 && clk::now() >= deadline) stop = true;
       if (spec.iterations && it >= spec.iterations) stop = true;
       before = sink.total();
@@ -109,7 +112,7 @@ void lockstep_thread(const cell_spec &spec, group &g, actor &a, violation_sink &
     inst.step(a);
     a.env.drain_store_buffer();  // the step is over: its stores are visible
     a.env.proto.reorder = a.env.proto.tso_locked_drain = false;  // grading, reset: no buffer
-    ++a.stats.ops;
+    a.count_op();
     a.hooks.end_step();
     if (a.role != 0) {
       g.hs->done(a.role, it + 1);  // release: this step's effects
@@ -149,32 +152,121 @@ void lockstep_thread(const cell_spec &spec, group &g, actor &a, violation_sink &
   if (a.role == 0) inst.teardown(a);
 }
 
+// A group and its machine, without its actors (run_cell binds them).
+std::unique_ptr<group> make_group(const cell_spec &spec, const cell_shape &s, unsigned spin_us) {
+  auto g = std::make_unique<group>();
+  g->m = std::make_unique<machine>(spec.frames, 2, s.roles, 64, 2048);
+  if (s.lockstep) {
+    g->inst = spec.sc->make(*g->m);
+    g->hs = std::make_unique<iteration_handshake>(s.roles, spin_us);
+    g->align.spin_us = spin_us;
+  }
+  return g;
+}
+
+// The running cells, for running_cells(). A cell registers once its
+// threads run and leaves before its actors are freed; the registry's lock
+// is taken twice a cell and by the monitor a few times a second, never on
+// the hot path.
+struct live_cell {
+  const cell_spec *spec;
+  clk::time_point t0;
+  const actor *actors;
+  unsigned nthreads;
+  const violation_sink *sink;
+};
+std::mutex live_mu;
+std::vector<const live_cell *> live_cells;
+
+struct live_registration {
+  explicit live_registration(const live_cell &c) : cell(c) {
+    std::lock_guard<std::mutex> g(live_mu);
+    live_cells.push_back(&cell);
+  }
+  ~live_registration() {
+    std::lock_guard<std::mutex> g(live_mu);
+    live_cells.erase(std::find(live_cells.begin(), live_cells.end(), &cell));
+  }
+  const live_cell &cell;
+};
+
+// The sanitizers' allocators are not malloc's arenas: mallinfo2 would not
+// see their blocks.
+#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
+#define ANONX_SANITIZER_HEAP 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer) || __has_feature(address_sanitizer)
+#define ANONX_SANITIZER_HEAP 1
+#endif
+#endif
+#ifdef ANONX_SANITIZER_HEAP
+extern "C" size_t __sanitizer_get_current_allocated_bytes();
+size_t heap_in_use() { return __sanitizer_get_current_allocated_bytes(); }
+#else
+size_t heap_in_use() {
+  const struct mallinfo2 mi = mallinfo2();
+  return mi.uordblks + mi.hblkhd;
+}
+#endif
+
 }  // namespace
+
+cell_shape shape_of(const cell_spec &spec) {
+  cell_shape s;
+  s.lockstep = spec.md == mode::lockstep && spec.sc->make;
+  s.roles = s.lockstep ? spec.sc->nr_roles : std::max(1u, spec.threads);
+  s.groups = s.lockstep ? std::max(1u, spec.threads / s.roles) : 1;
+  s.threads = s.groups * s.roles;
+  return s;
+}
+
+size_t group_bytes(const cell_spec &spec) {
+  const size_t before = heap_in_use();
+  const auto g = make_group(spec, shape_of(spec), 0);
+  const size_t after = heap_in_use();
+  return after > before ? after - before : sizeof(group) + sizeof(machine);
+}
+
+std::vector<running_cell> running_cells() {
+  std::vector<running_cell> out;
+  std::lock_guard<std::mutex> g(live_mu);
+  const auto now = clk::now();
+  for (const live_cell *c : live_cells) {
+    running_cell r{c->spec->sc->name,
+                   generation_name(c->spec->proto.gen),
+                   mutant_name(c->spec->proto.mut),
+                   c->nthreads,
+                   c->spec->seed,
+                   c->spec->duration_s,
+                   std::chrono::duration<double>(now - c->t0).count(),
+                   0,
+                   c->sink->total()};
+    for (unsigned i = 0; i < c->nthreads; i++)
+      r.ops += c->actors[i].live_ops.load(std::memory_order_relaxed);
+    out.push_back(r);
+  }
+  return out;
+}
 
 cell_result run_cell(const cell_spec &spec) {
   cell_result res;
   res.spec = spec;
-  const bool lockstep = spec.md == mode::lockstep && spec.sc->make;
+  const cell_shape shape = shape_of(spec);
+  const bool lockstep = shape.lockstep;
   if (!lockstep) res.spec.md = mode::free;
-  const unsigned roles = lockstep ? spec.sc->nr_roles : std::max(1u, spec.threads);
-  const unsigned ngroups = lockstep ? std::max(1u, spec.threads / roles) : 1;
-  const unsigned nthreads = ngroups * roles;
+  const unsigned roles = shape.roles;
+  const unsigned ngroups = shape.groups;
+  const unsigned nthreads = shape.threads;
   const unsigned spin_us = spin_budget_us(cell_cpus(spec.cpus), nthreads);
   res.spec.threads = nthreads;
 
   std::vector<std::unique_ptr<group>> groups;
   std::unique_ptr<actor[]> actors(new actor[nthreads]);
   for (unsigned gi = 0; gi < ngroups; gi++) {
-    auto g = std::make_unique<group>();
-    g->m = std::make_unique<machine>(spec.frames, 2, roles, 64, 2048);
+    auto g = make_group(spec, shape, spin_us);
     for (unsigned r = 0; r < roles; r++) {
       init_actor(actors[gi * roles + r], spec, g->m.get(), r, r, gi * roles + r);
       g->members.push_back(&actors[gi * roles + r]);
-    }
-    if (lockstep) {
-      g->inst = spec.sc->make(*g->m);
-      g->hs = std::make_unique<iteration_handshake>(roles, spin_us);
-      g->align.spin_us = spin_us;
     }
     groups.push_back(std::move(g));
   }
@@ -184,6 +276,8 @@ cell_result run_cell(const cell_spec &spec) {
   for (auto &g : groups) g->held.disable(spec.disabled_checks);
   std::atomic<bool> cell_stop{false};
   const auto t0 = clk::now();
+  const live_cell me{&spec, t0, actors.get(), nthreads, &sink};
+  std::optional<live_registration> registered(std::in_place, me);
   std::vector<std::thread> threads;
   if (lockstep) {
     for (unsigned gi = 0; gi < ngroups; gi++)
@@ -201,13 +295,14 @@ cell_result run_cell(const cell_spec &spec) {
     for (unsigned i = 0; i < nthreads; i++) list.push_back(&actors[i]);
     std::thread driver([&] { run_free_group(spec, list, cell_stop, sink); });
     const auto deadline = t0 + std::chrono::duration<double>(spec.duration_s);
-    while (clk::now() < deadline && !(spec.stop_on_first && sink.total()))
+    while (clk::now() < deadline && !(spec.stop_on_first && sink.total()) && !stop_signal())
       std::this_thread::sleep_for(std::chrono::milliseconds(2));
     cell_stop.store(true, std::memory_order_relaxed);
     driver.join();
   }
   for (auto &t : threads) t.join();
   res.elapsed_s = std::chrono::duration<double>(clk::now() - t0).count();
+  registered.reset();
 
   for (unsigned i = 0; i < nthreads; i++) {
     res.per_thread_ops.push_back(actors[i].stats.ops);
@@ -224,6 +319,9 @@ cell_result run_cell(const cell_spec &spec) {
     }
   }
   if (!lockstep) res.iterations = res.ops;
+  res.interrupted = stop_signal() && res.elapsed_s < spec.duration_s &&
+                    !(spec.stop_on_first && sink.total()) &&
+                    !(spec.iterations && res.iterations >= spec.iterations);
   res.violations = sink.records();
   res.violation_count = sink.total();
   for (auto &v : res.violations)

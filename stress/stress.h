@@ -331,6 +331,15 @@ struct alignas(kNoFalseSharing) actor {
   // graded: the iteration is INCONCLUSIVE. Written by its own thread, read
   // and cleared by role 0 between rendezvous.
   bool access_failed = false;
+  // stats.ops as the progress line and checkpoints see it, stored by this
+  // actor's thread every kLiveOpsEvery ops: stats are plain memory, so a
+  // reader on another thread needs a word of its own (its own line, so the
+  // store costs the hot path nothing but the occasional hand-off).
+  line_word live_ops;
+  static constexpr uint64_t kLiveOpsEvery = 256;
+  void count_op() {
+    if ((++stats.ops % kLiveOpsEvery) == 0) live_ops.store(stats.ops, std::memory_order_relaxed);
+  }
 };
 
 // The per-iteration rendezvous of one group, as a coordinator handshake:
@@ -457,8 +466,43 @@ struct cell_result {
   uint64_t inconclusive = 0;  // lockstep iterations graded INCONCLUSIVE
   double time_to_detect_s = -1;
   cpu_stats totals;
+  bool interrupted = false;  // stopped by a signal before its duration was up
   bool failed() const { return violation_count > 0; }
 };
+
+// The signal that asked the whole run to stop (SIGINT, SIGTERM), 0 while
+// none has. Set from a signal handler, so a lock-free atomic; read by every
+// cell's role 0 each iteration and by the free-mode driver (a read of a line
+// that is written once costs nothing on the hot path).
+inline std::atomic<int> stop_signal_word{0};
+static_assert(std::atomic<int>::is_always_lock_free, "the stop flag is set in a signal handler");
+inline int stop_signal() { return stop_signal_word.load(std::memory_order_relaxed); }
+// Async-signal-safe. False when a stop was already requested.
+inline bool request_stop(int sig) {
+  int none = 0;
+  return stop_signal_word.compare_exchange_strong(none, sig);
+}
+
+// A cell while it runs, as the progress line and checkpoints see it: the
+// actors' published ops (line_word), so a reader never touches their stats.
+struct running_cell {
+  const char *scenario, *protocol, *mutant;
+  unsigned threads;
+  uint64_t seed;
+  double duration_s, elapsed_s;
+  uint64_t ops, violations;
+};
+std::vector<running_cell> running_cells();
+
+// How run_cell lays a cell out: groups of roles, one thread per actor.
+struct cell_shape {
+  bool lockstep;
+  unsigned roles, groups, threads;
+};
+cell_shape shape_of(const cell_spec &spec);
+// The heap bytes one group of the cell takes (its machine and scenario
+// state), measured by building one; for the limits checked before a run.
+size_t group_bytes(const cell_spec &spec);
 
 // The pfn mapped at addr (PTE or huge PMD), or -1 when not present.
 inline long mapped_pfn(mm_struct &mm, unsigned long addr) NO_THREAD_SAFETY_ANALYSIS {

@@ -25,4 +25,7 @@ check "'bogus'" --mutant bogus
 check "'--frobnicate'" --frobnicate
 check "'x'" --preempt x
 check "'2000000'" --preempt 2000000
+check "'x'" --checkpoint x
+check "'-1'" --stat-interval -1
+check "'5'" --checkpoint 5
 exit $fail
