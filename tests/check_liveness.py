@@ -1,0 +1,61 @@
+#!/usr/bin/env python3
+"""check_liveness.py SOURCE_ROOT BUILD_ROOT: the README's oracle liveness
+table is complete.
+
+Every check name the model and the harness can report (each
+report_violation("NAME", ...) and VM_BUG_ON_PFN(..., "NAME") in core/ and
+stress/, and the outcome grading's forbidden:<outcome>) has a row in the
+README's table "Oracle liveness", and the test each row names is a
+registered meson test (BUILD_ROOT/meson-info/intro-tests.json). The named
+test is the one that makes the check fire and asserts its name: a check
+with no such test guards nothing, and a suite stays green when it dies.
+"""
+import glob
+import json
+import os
+import re
+import sys
+
+src, build = sys.argv[1], sys.argv[2]
+names = set()
+for path in glob.glob(os.path.join(src, 'core', '*.h')) + \
+        glob.glob(os.path.join(src, 'stress', '*.h')) + \
+        glob.glob(os.path.join(src, 'stress', '*.cc')):
+    if os.path.basename(path) == 'violation.h':
+        continue  # the definitions, not checks
+    text = open(path).read()
+    names.update(re.findall(r'report_violation\(\s*"([^"]+)"', text))
+    for m in re.finditer(r'VM_BUG_ON_PFN\(', text):
+        call = text[m.end():text.find(';', m.end())]
+        lits = re.findall(r'"([^"]*)"', call)
+        if lits:
+            names.add('VM_BUG_ON:' + lits[-1])
+    if 'std::string("forbidden:")' in text:
+        names.add('forbidden:<outcome>')
+
+readme = open(os.path.join(src, 'README.md')).read()
+sec = readme.split('### Oracle liveness', 1)
+if len(sec) < 2:
+    print('FAIL: README.md has no "### Oracle liveness" table')
+    sys.exit(1)
+rows = {}
+for line in sec[1].split('\n### ')[0].split('\n## ')[0].splitlines():
+    m = re.match(r'\|\s*`([^`]+)`\s*\|\s*`([^`]+)`', line)
+    if m:
+        rows[m.group(1).replace('\\|', '|')] = m.group(2)
+with open(os.path.join(build, 'meson-info', 'intro-tests.json')) as f:
+    tests = {t['name'] for t in json.load(f)}
+
+fails = []
+for n in sorted(names - set(rows)):
+    fails.append('check %r has no row in the README liveness table' % n)
+for n in sorted(set(rows) - names):
+    fails.append('the README liveness table lists %r, which no code reports' % n)
+for n, t in sorted(rows.items()):
+    if t not in tests:
+        fails.append('check %r: its test %r is not a registered meson test' % (n, t))
+for f in fails:
+    print('FAIL: ' + f)
+if fails:
+    sys.exit(1)
+print('ok: %d checks, each with a test that makes it fire' % len(names))
