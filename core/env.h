@@ -121,9 +121,10 @@ struct basic_env {
   }
   // Does this generation have PG_anon_exclusive?
   ANONX_INLINE bool has_anon_exclusive() const { return proto.at_least(generation::v5_19); }
-  // v5.19 synchronises clearers with GUP-fast by the TLB-flush IPI; v6.2
-  // by barriers.
-  ANONX_INLINE bool flush_is_sync() const { return proto.gen == generation::v5_19; }
+  // Does a TLB flush wait for GUP-fast's IRQ-off sections? On x86 it is an
+  // IPI with wait=1 (native_flush_tlb_multi); with RCU table freeing the
+  // flush does not wait (arm64's TLBI is broadcast by hardware).
+  ANONX_INLINE bool flush_waits() const { return proto.plat == platform::x86; }
 };
 
 using stress_env = basic_env<runtime_protocol, step_hooks>;

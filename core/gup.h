@@ -18,7 +18,7 @@ ANONX_INLINE bool gup_must_unshare(Env &env, unsigned flags, typename Env::page_
   if (!env.has_anon_exclusive()) return false;  // v5.18: R/O pins never unshare
   if (env.proto.mutant_is(mutant::ro_pin_no_unshare)) return false;
   if (!PageAnon(page)) return false;
-  if (env.proto.at_least(generation::v6_2) && !env.proto.mutant_is(mutant::b8_no_wmb_rmb))
+  if (env.proto.at_least(generation::v6_1) && !env.proto.mutant_is(mutant::b8_no_wmb_rmb))
     smp_rmb();  // pairs with smp_mb__after_atomic() after (A3)
   env.at("B5");
   return !PageAnonExclusive(page);
@@ -55,7 +55,9 @@ ANONX_INLINE void gup_put_folio(Env &env, typename Env::page_t *head, int refs, 
   if (gup_put_folio_ref(head, refs, flags)) env.m->mem.free_page(static_cast<int>(env.cpu), head);
 }
 
-// Models: gup_pte_range() (mm/gup.c, 6.2; gup_fast_pte_range in 6.8+).
+// Models: gup_pte_range() (mm/gup.c; checked against 6.1.192, and 6.12's
+// gup_fast_pte_range). Per generation: no PMD re-check before 6.0, no
+// barrier after the pin before 6.1.
 // Locking: none: IRQs off (an IRQ-off section), write_protect_seq sampled.
 // Steps per PTE: (B1) read the PTE once, (B2) present and, for FOLL_WRITE,
 // writable, (B3) pin, smp_mb__after_atomic, (B4) re-read PMD and PTE, (B5) a
@@ -84,10 +86,15 @@ long gup_pte_range(Env &env, typename Env::mm_t &mm, pmd_t pmd, unsigned long ad
     auto *page = env.pfn_to_page(pte_pfn(pte));
     auto *head = gup_fast_grab(env, page, flags);  // (B3)
     if (!head) return nr;
-    if (!env.proto.mutant_is(mutant::b7_pin_no_mb))
+    // 6.1+ (088b8aa537c2), FOLL_PIN only: a FOLL_GET's add-unless-zero is
+    // fully ordered already; the pin's bias add is not.
+    if (env.proto.at_least(generation::v6_1) && (flags & FOLL_PIN) &&
+        !env.proto.mutant_is(mutant::b7_pin_no_mb))
       smp_mb__after_atomic();  // pairs with smp_mb() before (A2) in page_try_share_anon_rmap
     env.at("B4");
-    const bool pmd_changed = !env.proto.mutant_is(mutant::b10_recheck_pte_only) &&
+    // The PMD re-check came with 70cbc3cc78a9 (6.0).
+    const bool pmd_changed = env.proto.at_least(generation::v6_0) &&
+                             !env.proto.mutant_is(mutant::b10_recheck_pte_only) &&
                              pmdp->load(std::memory_order_relaxed) != pmd.v;
     const bool pte_changed = !env.proto.mutant_is(mutant::b7_gup_fast_no_recheck) &&
                              ptep->load(std::memory_order_relaxed) != pte.v;
@@ -118,7 +125,8 @@ long gup_huge_pmd(Env &env, typename Env::mm_t &mm, pmd_t pmd, unsigned long add
   const long refs = static_cast<long>(end - addr);
   env.at("B3");
   if (!try_grab_folio(head, static_cast<int>(refs), flags)) return nr;  // (B3)
-  smp_mb__after_atomic();  // pairs with smp_mb() before (A2)
+  if (env.proto.at_least(generation::v6_1) && (flags & FOLL_PIN))
+    smp_mb__after_atomic();  // pairs with smp_mb() before (A2)
   env.at("B4");
   if (pmdp->load(std::memory_order_relaxed) != pmd.v) {  // (B4)
     ++env.stats->gup_fast_recheck_fail;
@@ -178,17 +186,21 @@ long lockless_pages_from_mm(Env &env, typename Env::mm_t &mm, unsigned long star
   return nr;
 }
 
-// Models: can_follow_write_pte() (mm/gup.c, 6.0+, 5535be309971): a FOLL_WRITE
-// lookup may use a writable PTE, or, with FOLL_FORCE on a private mapping
-// without VM_WRITE, a R/O PTE that maps an exclusive anon page (the COW
-// already happened). Mutant b2: "dirty" stands in for "exclusive" (5.19).
+// Models: can_follow_write_pte() (mm/gup.c; checked against 6.1.192): a
+// FOLL_WRITE lookup may use a writable PTE, or, with FOLL_FORCE on a private
+// mapping without VM_WRITE, a R/O PTE that maps an exclusive anon page (the
+// COW already happened; 5535be309971, 6.0-rc3). Before 6.0, and in mutant
+// b2: FOLL_COW (set by __get_user_pages after a COW fault) and a dirty PTE
+// stand in for "we COWed", which a UFFDIO_CONTINUE of a page-cache page
+// (R/O but dirty) satisfies too: CVE-2022-2590.
 template <class Env>
 bool can_follow_write_pte(Env &env, pte_t pte, typename Env::page_t *page, unsigned flags,
                           const vm_area_struct &vma) {
   if (pte_write(pte)) return true;
   if (!(flags & FOLL_FORCE)) return false;
   if ((vma.vm_flags & VM_WRITE) || !(vma.vm_flags & VM_MAYWRITE)) return false;
-  if (env.proto.mutant_is(mutant::b2_force_write_dirty)) return pte_dirty(pte);
+  if (!env.proto.at_least(generation::v6_0) || env.proto.mutant_is(mutant::b2_force_write_dirty))
+    return (flags & FOLL_COW) && pte_dirty(pte);
   return PageAnon(page) && env.has_anon_exclusive() && PageAnonExclusive(page);
 }
 
@@ -261,6 +273,12 @@ long __get_user_pages(Env &env, typename Env::mm_t &mm, unsigned long start, lon
       if ((fault_flags & FAULT_FLAG_WRITE) && !(vma->vm_flags & VM_WRITE) &&
           env.proto.mutant_is(mutant::b1_force_write_after_cow))
         lookup_flags &= ~FOLL_WRITE;
+      // Before 6.0 (and b2): a COW fault happened; the retry may follow a
+      // dirty R/O PTE (faultin_page's FOLL_COW, 19be0eaffa3a).
+      if ((fault_flags & FAULT_FLAG_WRITE) && !(vma->vm_flags & VM_WRITE) &&
+          (!env.proto.at_least(generation::v6_0) ||
+           env.proto.mutant_is(mutant::b2_force_write_dirty)))
+        lookup_flags |= FOLL_COW;
     }
     if (!page) return nr ? nr : -EAGAIN;
     pages[nr++] = page;

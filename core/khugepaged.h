@@ -34,6 +34,13 @@ bool collapse_huge_page(Env &env, typename Env::mm_t &mm,
     lock_guard<spinlock_t> pl(mm.page_table_lock);
     env.at("COLLAPSE");
     pmdp->exchange(0, std::memory_order_seq_cst);  // pmdp_collapse_flush
+    // A GUP-fast that read the old PMD must be done before the reference
+    // check below, or its pin is missed: on x86 the collapse flush is an IPI
+    // that waits for it; with RCU table freeing only
+    // tlb_remove_table_sync_one() does (2ba99c5e0881, 6.1-rc8). 6.0 and
+    // 6.1-rc there rely on GUP-fast's PMD re-check alone (B10).
+    if (env.flush_waits() || env.proto.at_least(generation::v6_1))
+      env.m->cpus.wait_for_sections(env.cpu);
     lock_guard<ptl_t> ptl(table.ptl);
     bool ok = true;
     for (unsigned i = 0; i < PTRS_PER_PTE && ok; i++) {

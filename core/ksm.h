@@ -39,7 +39,7 @@ bool write_protect_page(Env &env, typename Env::mm_t &mm, unsigned long addr,
   if (!pte_present(pte) || pte_pfn(pte) != page->pfn) return false;
   const bool anon_exclusive = env.has_anon_exclusive() && PageAnonExclusive(page);
   if (pte_write(pte) || pte_dirty(pte) || anon_exclusive) {
-    const pte_t entry = ptep_clear_flush_a1(env, ptep);  // (A1)
+    const pte_t entry = ptep_clear_flush_a1(env, ptep, true);  // (A1) ptep_clear_flush
     const bool merge_pinned = env.proto.mutant_is(mutant::ksm_merge_pinned);
     const int swapcache = PageSwapCache(page) ? 1 : 0;
     if (!merge_pinned && page_mapcount(page) + 1 + swapcache != page_ref_count(page)) {

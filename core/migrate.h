@@ -26,7 +26,7 @@ bool try_to_migrate_one(Env &env, typename Env::page_t *page,
     env.at("A3");
     ClearPageAnonExclusive(page);
   }
-  const pte_t pteval = ptep_clear_flush_a1(env, ptep);  // (A1)
+  const pte_t pteval = ptep_clear_flush_a1(env, ptep, true);  // (A1) ptep_clear_flush
   if (env.has_anon_exclusive() && !anon_exclusive)
     vm_bug_on_writable_not_exclusive(pte_write(pteval), page, "try_to_migrate_one");
   if (pte_dirty(pteval)) {

@@ -30,6 +30,7 @@ enum gup_flags : unsigned {
   FOLL_WRITE = 0x01,
   FOLL_GET = 0x04,
   FOLL_FORCE = 0x10,
+  FOLL_COW = 0x4000,  // before 6.0: set by faultin_page after a COW fault
   FOLL_LONGTERM = 0x100,
   FOLL_FAST_ONLY = 0x80000,
   FOLL_PIN = 0x40000,

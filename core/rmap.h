@@ -114,7 +114,7 @@ int page_try_dup_anon_rmap(Env &env, typename Env::mm_t &src, typename Env::page
 // page_try_share_anon_rmap().
 template <class Env>
 ANONX_INLINE bool share_check_pinned(Env &env, typename Env::page_t *page) {
-  if (env.proto.at_least(generation::v6_2) && !env.proto.mutant_is(mutant::b7_share_no_mb))
+  if (env.proto.at_least(generation::v6_1) && !env.proto.mutant_is(mutant::b7_share_no_mb))
     smp_mb();  // pairs with smp_mb__after_atomic() after (B3) in gup_fast_pte_range
   env.at("A2");
   return page_maybe_dma_pinned(page);
@@ -128,11 +128,12 @@ ANONX_INLINE void share_clear_flag(Env &env, typename Env::page_t *page) {
     nonatomic_flag_update(env, page, 0, BIT_MASK(PG_anon_exclusive));  // B12
   else
     ClearPageAnonExclusive(page);
-  if (env.proto.at_least(generation::v6_2) && !env.proto.mutant_is(mutant::b8_no_wmb_rmb))
+  if (env.proto.at_least(generation::v6_1) && !env.proto.mutant_is(mutant::b8_no_wmb_rmb))
     smp_mb__after_atomic();  // pairs with smp_rmb() in gup_must_unshare (B5)
 }
 
-// Models: page_try_share_anon_rmap() (include/linux/rmap.h, 6.2).
+// Models: page_try_share_anon_rmap() (include/linux/rmap.h; checked against
+// 6.1.192, where the barriers came with 088b8aa537c2, 6.1-rc1).
 // Locking: PT lock held; (A1) already done by the caller (the PTE is clear
 // or invalid, so GUP-fast's (B4) re-check fails from here on).
 // Steps: smp_mb, (A2) pinned? -> -EBUSY, (A3) clear the flag,
@@ -157,15 +158,21 @@ void page_move_anon_rmap(Env &env, typename Env::page_t *page, typename Env::mm_
   if (env.has_anon_exclusive()) SetPageAnonExclusive(page);
 }
 
-// (A1) of every clearer: clear the PTE and, on v5.19, flush the TLB: the
-// IPI waits for every GUP-fast inside its IRQ-off section (the 5.19
-// synchronisation). v6.2 clears with an exchange and relies on the smp_mb in
-// share_check_pinned() instead.
+// (A1) of every clearer: clear the PTE; `flush`: and flush the TLB now
+// (ptep_clear_flush: migration, KSM; swap-out of an exclusive page before
+// 6.1, which forced the flush: "when having to clear PageAnonExclusive(),
+// we always have to flush"). On x86 that flush is an IPI that waits for
+// every GUP-fast inside its IRQ-off section: 5.19's synchronisation. From
+// 6.1 swap-out may defer the flush (ptep_get_and_clear, TTU_BATCH_FLUSH)
+// and relies on the smp_mb in share_check_pinned(); with RCU table freeing
+// no flush waits. The clear is an exchange (XCHG on x86; xchg_relaxed on
+// arm64, whose ordering then comes from the flush's DSB or the smp_mb).
 // Mutant b7_share_no_mb clears with a plain store, which x86 may hold in the
-// store buffer past (A2). In a scripted interleaving (proto.reorder) that
-// store, and v519_flush_no_wait's, is buffered until the next store (A4).
+// store buffer past (A2) (as arm64's relaxed xchg may be). In a scripted
+// interleaving (proto.reorder) that store, and v519_flush_no_wait's, is
+// buffered until the next store (A4).
 template <class Env>
-pte_t ptep_clear_flush_a1(Env &env, typename Env::template atomic<pteval_t> *ptep) {
+pte_t ptep_clear_flush_a1(Env &env, typename Env::template atomic<pteval_t> *ptep, bool flush) {
   env.at("A1");
   const bool plain = env.proto.mutant_is(mutant::b7_share_no_mb);
   const bool no_wait = env.proto.mutant_is(mutant::v519_flush_no_wait);
@@ -177,11 +184,11 @@ pte_t ptep_clear_flush_a1(Env &env, typename Env::template atomic<pteval_t> *pte
   }
   if (plain) {
     old.v = ptep->load(std::memory_order_relaxed);
-    ptep->store(0, std::memory_order_release);  // a MOV: no store-load ordering
+    ptep->store(0, std::memory_order_relaxed);  // a MOV: no store-load ordering
   } else {
     old.v = ptep->exchange(0, std::memory_order_seq_cst);  // ptep_get_and_clear: XCHG
   }
-  if (env.flush_is_sync() && !no_wait) env.m->cpus.wait_for_sections(env.cpu);
+  if (flush && env.flush_waits() && !no_wait) env.m->cpus.wait_for_sections(env.cpu);
   return old;
 }
 

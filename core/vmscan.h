@@ -33,8 +33,8 @@ bool rmap_walk(Env &env, typename Env::page_t *page, bool migration,
 
 // Models: try_to_unmap_one() for an anon page going to swap (mm/rmap.c, 6.2).
 // Locking: page lock; PT lock held (rmap walk); the page is in the swap cache.
-// Steps: anon_exclusive := the flag; (A1) clear (and on v5.19 flush: the
-// IPI waits for GUP-fast); dirty; swap_duplicate; if anon_exclusive:
+// Steps: anon_exclusive := the flag; (A1) clear (before 6.1, and flush: on
+// x86 the IPI waits for GUP-fast); dirty; swap_duplicate; if anon_exclusive:
 // page_try_share_anon_rmap ((A2) pinned -> restore the PTE and fail; (A3));
 // (A4) the swap PTE, SWP_EXCLUSIVE if it was exclusive; drop the rmap and
 // the mapping's reference.
@@ -43,7 +43,10 @@ bool try_to_unmap_one(Env &env, typename Env::page_t *page,
                       typename Env::template atomic<pteval_t> *ptep) {
   const unsigned long slot = page->private_.load(std::memory_order_relaxed);
   const bool anon_exclusive = env.has_anon_exclusive() && PageAnonExclusive(page);
-  const pte_t pteval = ptep_clear_flush_a1(env, ptep);  // (A1)
+  // Before 6.1 an exclusive page forced the flush; from 6.1 reclaim
+  // batches it (should_defer_flush) and the barriers order (A1)/(A2).
+  const bool flush = anon_exclusive && !env.proto.at_least(generation::v6_1);
+  const pte_t pteval = ptep_clear_flush_a1(env, ptep, flush);  // (A1)
   // SetPageDirty and swap_duplicate's spinlock are locked instructions: on
   // x86 they drain this CPU's store buffer, so (A1) is visible before (A2)
   // here even without the smp_mb (weaker architectures give no such order).

@@ -34,7 +34,8 @@ namespace {
 
 const char *kUsage =
     "usage: anonx-stress [--list [--json]] [--scenario NAME[,NAME]|all] [--protocol "
-    "v5.18|v5.19|v6.2]\n"
+    "v5.18|v5.19|v6.0|v6.1|v6.2]\n"
+    "                    [--platform x86|rcu|x86,rcu]\n"
     "                    [--mutant NAME|none] [--threads N] [--duration SECONDS] [--iterations N]\n"
     "                    [--seed N] [--mode lockstep|free] [--inject off|random] [--preempt N]\n"
     "                    [--affinity none|auto|CPULIST] [--json FILE] [--kill-matrix [--seeds K]\n"
@@ -55,6 +56,7 @@ struct options {
   std::vector<const scenario *> scens;
   runtime_protocol proto;
   bool protocol_given = false;
+  std::vector<platform> platforms{platform::x86};  // --platform: each cell runs on each
   const mutant_info *mut = nullptr;
   unsigned threads = 2;
   double duration = 1.0;
@@ -135,8 +137,22 @@ options parse(int argc, char **argv) {
     else if (a == "--protocol") {
       const std::string v = need(i);
       if (!parse_generation(v, &o.proto.gen))
-        bad("--protocol: unknown protocol '" + v + "' (v5.18, v5.19, v6.2)");
+        bad("--protocol: unknown protocol '" + v + "' (v5.18, v5.19, v6.0, v6.1, v6.2)");
       o.protocol_given = true;
+    } else if (a == "--platform") {
+      const std::string v = need(i);
+      o.platforms.clear();
+      for (auto &x : split(v, ',')) {
+        platform pl;
+        if (x == "all") {
+          o.platforms.assign(std::begin(kPlatforms), std::end(kPlatforms));
+          continue;
+        }
+        if (!parse_platform(x, &pl)) bad("--platform: unknown platform '" + x + "' (x86, rcu)");
+        if (std::find(o.platforms.begin(), o.platforms.end(), pl) == o.platforms.end())
+          o.platforms.push_back(pl);
+      }
+      if (o.platforms.empty()) bad("--platform: '" + v + "' names no platform");
     } else if (a == "--mutant") {
       const std::string v = need(i);
       if (v != "none") {
@@ -248,16 +264,28 @@ options parse(int argc, char **argv) {
 
 // ---- listing ---------------------------------------------------------------
 
+// A mutant's visible_on as "x86,rcu" ("-": none).
+std::string visible_list(const mutant_info &m) {
+  std::string v;
+  for (auto pl : kPlatforms)
+    if (visible_on(m, pl)) v += (v.empty() ? "" : ",") + std::string(platform_name(pl));
+  return v.empty() ? "-" : v;
+}
+
 void print_list(bool as_json) {
   if (as_json) {
     json j;
     j.obj().key("protocols").arr();
-    for (auto g : {generation::v5_18, generation::v5_19, generation::v6_2})
-      j.val(generation_name(g));
+    for (auto g : kGenerations) j.val(generation_name(g));
+    j.end_arr().key("platforms").arr();
+    for (auto pl : kPlatforms) j.val(platform_name(pl));
     j.end_arr().key("mutants").arr();
     for (auto &m : kMutants) {
       j.obj().kv("name", m.name).kv("protocol", generation_name(m.base)).kv("replays", m.replays);
-      j.kv("x86_visible", m.x86_visible).key("invariants").arr();
+      j.key("visible_on").arr();
+      for (auto pl : kPlatforms)
+        if (visible_on(m, pl)) j.val(platform_name(pl));
+      j.end_arr().key("invariants").arr();
       for (auto &x : split(m.invariants, ' ')) j.val(x);
       j.end_arr().key("scenarios").arr();
       for (auto &x : split(m.scenarios, ' ')) j.val(x);
@@ -276,12 +304,13 @@ void print_list(bool as_json) {
     std::cout << j.str() << "\n";
     return;
   }
-  std::printf("protocols: v5.18 v5.19 v6.2 (default v6.2)\n\nmutants:\n");
-  std::printf("  %-26s %-6s %-4s %-16s %s\n", "name", "base", "x86", "invariants",
+  std::printf("protocols: v5.18 v5.19 v6.0 v6.1 v6.2 (default v6.2); platforms: x86 rcu "
+              "(default x86)\n\nmutants:\n");
+  std::printf("  %-26s %-6s %-8s %-16s %s\n", "name", "base", "visible", "invariants",
               "scenarios / replays");
   for (auto &m : kMutants)
-    std::printf("  %-26s %-6s %-4s %-16s %s\n  %-26s %s\n", m.name, generation_name(m.base),
-                m.x86_visible ? "yes" : "no", m.invariants, m.scenarios, "", m.replays);
+    std::printf("  %-26s %-6s %-8s %-16s %s\n  %-26s %s\n", m.name, generation_name(m.base),
+                visible_list(m).c_str(), m.invariants, m.scenarios, "", m.replays);
   std::printf("\nscenarios:\n");
   for (auto &s : scenarios()) std::printf("  %-26s %-20s %s\n", s.name, s.actors, s.description);
 }
@@ -319,7 +348,7 @@ void write_context(json &j, const options &o) {
 std::string rerun_line(const options &o, const cell_result &r) {
   std::ostringstream s;
   s << o.argv[0] << " --scenario " << r.spec.sc->name << " --protocol "
-    << generation_name(r.spec.proto.gen) << " --mutant " << mutant_name(r.spec.proto.mut)
+    << generation_name(r.spec.proto.gen) << " --platform " << platform_name(r.spec.proto.plat) << " --mutant " << mutant_name(r.spec.proto.mut)
     << " --threads " << r.spec.threads << " --mode " << mode_name(r.spec.md) << " --inject "
     << (r.spec.inject ? "random" : "off") << " --preempt " << r.spec.preempt << " --seed "
     << r.spec.seed << " --duration " << r.spec.duration_s;
@@ -335,6 +364,7 @@ void write_run(json &j, const cell_result &r) {
   j.obj()
       .kv("scenario", r.spec.sc->name)
       .kv("protocol", generation_name(r.spec.proto.gen))
+      .kv("platform", platform_name(r.spec.proto.plat))
       .kv("mutant", mutant_name(r.spec.proto.mut))
       .kv("mode", mode_name(r.spec.md))
       .kv("inject", r.spec.inject)
@@ -802,8 +832,14 @@ void setup_live(progress &pg, const options &o) {
 
 int run_scenarios(const options &o) {
   std::vector<job> jobs;
-  for (size_t i = 0; i < o.scens.size(); i++)
-    if (in_shard(o, i)) jobs.push_back({{base_cell(o, o.scens[i])}, o.duration});
+  size_t index = 0;
+  for (auto pl : o.platforms)
+    for (size_t i = 0; i < o.scens.size(); i++, index++)
+      if (in_shard(o, index)) {
+        cell_spec c = base_cell(o, o.scens[i]);
+        c.proto.plat = pl;
+        jobs.push_back({{c}, o.duration});
+      }
   progress pg(o.quiet);
   setup_live(pg, o);
   auto results = run_jobs(jobs, pg, o.cpus, std::max(2u, o.threads));
@@ -813,8 +849,9 @@ int run_scenarios(const options &o) {
   for (auto &r : results)
     if (r.failed()) {
       rc = 1;
-      std::printf("FAILED %s %s mutant=%s: %" PRIu64 " violations (first: %s)\n  rerun: %s\n",
-                  r.spec.sc->name, generation_name(r.spec.proto.gen), mutant_name(r.spec.proto.mut),
+      std::printf("FAILED %s %s %s mutant=%s: %" PRIu64 " violations (first: %s)\n  rerun: %s\n",
+                  r.spec.sc->name, generation_name(r.spec.proto.gen),
+                  platform_name(r.spec.proto.plat), mutant_name(r.spec.proto.mut),
                   r.violation_count,
                   r.violations.empty() ? "?" : r.violations.front().check.c_str(),
                   rerun_line(o, r).c_str());
@@ -825,10 +862,13 @@ int run_scenarios(const options &o) {
     j.key("kill_matrix").arr().end_arr().end_obj();
     write_file(o.json_path, j.str());
   }
-  std::printf("End of test: %s (protocol=%s mutant=%s threads=%u duration=%g mode=%s seed=%" PRIu64
-              " cells=%zu)\n",
-              end_verdict(rc), generation_name(o.proto.gen), mutant_name(o.proto.mut), o.threads,
-              o.duration, mode_name(o.md), o.seed, jobs.size());
+  std::string plats;
+  for (auto pl : o.platforms) plats += (plats.empty() ? "" : ",") + std::string(platform_name(pl));
+  std::printf("End of test: %s (protocol=%s platform=%s mutant=%s threads=%u duration=%g mode=%s "
+              "seed=%" PRIu64 " cells=%zu)\n",
+              end_verdict(rc), generation_name(o.proto.gen), plats.c_str(),
+              mutant_name(o.proto.mut), o.threads, o.duration, mode_name(o.md), o.seed,
+              jobs.size());
   return rc;
 }
 
@@ -874,30 +914,35 @@ std::vector<cell_result> drop_cut_jobs(std::vector<cell_result> rs) {
 // table's order until one kills it; then the control cells.
 int run_kill_matrix(const options &o) {
   std::vector<job> jobs;
-  std::set<std::string> used;
   size_t index = 0;
-  for (auto &m : kMutants)
-    for (unsigned k = 0; k < o.seeds; k++, index++) {
-      job jb{{}, o.budget / 4};
-      for (auto &sname : split(m.scenarios, ' ')) {
-        const scenario *s = find_scenario(sname);
-        if (!s || !s->make) continue;
-        used.insert(sname);
-        cell_spec c = km_cell(o, s, runtime_protocol{m.base, m.id, false}, k, o.budget);
-        c.stop_on_first = true;
-        jb.cells.push_back(c);
+  // Per platform: every mutant, its scenarios; then the controls: the
+  // correct base generations of those mutants on the same scenarios.
+  std::set<std::pair<std::string, generation>> used;
+  for (auto pl : o.platforms)
+    for (auto &m : kMutants)
+      for (unsigned k = 0; k < o.seeds; k++, index++) {
+        job jb{{}, o.budget / 4};
+        for (auto &sname : split(m.scenarios, ' ')) {
+          const scenario *s = find_scenario(sname);
+          if (!s || !s->make) continue;
+          used.insert({sname, m.base});
+          runtime_protocol p{m.base, m.id, false};
+          p.plat = pl;
+          cell_spec c = km_cell(o, s, p, k, o.budget);
+          c.stop_on_first = true;
+          jb.cells.push_back(c);
+        }
+        if (in_shard(o, index) && !jb.cells.empty()) jobs.push_back(jb);
       }
-      if (in_shard(o, index) && !jb.cells.empty()) jobs.push_back(jb);
-    }
-  // The correct generations on the same cells: zero forbidden outcomes.
   const double control = std::min(o.budget, 0.5);
-  for (auto &sname : used)
-    for (auto g : {generation::v5_19, generation::v6_2})
+  for (auto pl : o.platforms)
+    for (auto &[sname, g] : used)
       for (unsigned k = 0; k < o.seeds; k++, index++) {
         if (!in_shard(o, index)) continue;
         const scenario *s = find_scenario(sname);
-        jobs.push_back(
-            {{km_cell(o, s, runtime_protocol{g, mutant::none, false}, k, control)}, control});
+        runtime_protocol p{g, mutant::none, false};
+        p.plat = pl;
+        jobs.push_back({{km_cell(o, s, p, k, control)}, control});
       }
   progress pg(o.quiet);
   setup_live(pg, o);
@@ -909,8 +954,10 @@ int run_kill_matrix(const options &o) {
   begin_report(j, o, results);
   j.key("kill_matrix").arr();
   if (!o.quiet)
-    std::printf("\n%-26s %-6s %-4s %-22s %-12s %9s %9s %-20s %s\n", "mutant", "base", "x86",
-                "verdict", "killed", "median_s", "max_s", "killed_by", "scenarios");
+    std::printf("\n%-26s %-6s %-4s %-8s %-22s %-12s %9s %9s %-20s %s\n", "mutant", "base",
+                "plat", "visible", "verdict", "killed", "median_s", "max_s", "killed_by",
+                "scenarios");
+  for (auto pl : o.platforms)
   for (auto &m : kMutants) {
     std::vector<double> per_seed;
     std::string best, killed_by;
@@ -920,7 +967,8 @@ int run_kill_matrix(const options &o) {
       double t = -1;
       bool seed_ran = false;  // not in another shard, not cut short by a stop
       for (auto &r : results) {
-        if (r.spec.proto.mut != m.id || r.spec.seed != o.seed + k) continue;
+        if (r.spec.proto.mut != m.id || r.spec.proto.plat != pl || r.spec.seed != o.seed + k)
+          continue;
         any_cell = seed_ran = true;
         if (r.violation_count && (t < 0 || r.time_to_detect_s < t)) t = r.time_to_detect_s;
         if (r.violation_count && r.time_to_detect_s < best_t) {
@@ -944,8 +992,8 @@ int run_kill_matrix(const options &o) {
     std::string verdict;
     if (killed == per_seed.size())
       verdict = "killed";
-    else if (!m.x86_visible)
-      verdict = killed ? "killed-partly(not-x86)" : "survived-as-expected";
+    else if (!visible_on(m, pl))
+      verdict = killed ? "killed-partly(not-visible)" : "survived-as-expected";
     else {
       verdict = "escaped";
       rc = 1;
@@ -953,7 +1001,8 @@ int run_kill_matrix(const options &o) {
     j.obj()
         .kv("mutant", m.name)
         .kv("protocol", generation_name(m.base))
-        .kv("x86_visible", m.x86_visible)
+        .kv("platform", platform_name(pl))
+        .kv("visible", visible_on(m, pl))
         .kv("verdict", verdict)
         .kv("seeds", static_cast<unsigned>(per_seed.size()))
         .kv("killed_seeds", static_cast<unsigned>(killed))
@@ -965,13 +1014,14 @@ int run_kill_matrix(const options &o) {
     for (double t : per_seed) t < 0 ? j.null() : j.val(t);
     j.end_arr().end_obj();
     if (!o.quiet)
-      std::printf("%-26s %-6s %-4s %-22s %5zu/%-6zu %9.4f %9.4f %-20s %s\n", m.name,
-                  generation_name(m.base), m.x86_visible ? "yes" : "no", verdict.c_str(), killed,
+      std::printf("%-26s %-6s %-4s %-8s %-22s %5zu/%-6zu %9.4f %9.4f %-20s %s\n", m.name,
+                  generation_name(m.base), platform_name(pl), visible_list(m).c_str(),
+                  verdict.c_str(), killed,
                   per_seed.size(), median, mx, killed_by.empty() ? "-" : killed_by.c_str(),
                   m.scenarios);
     if (verdict == "escaped")
       for (auto &r : results)
-        if (r.spec.proto.mut == m.id && !r.violation_count) {
+        if (r.spec.proto.mut == m.id && r.spec.proto.plat == pl && !r.violation_count) {
           std::printf("  escaped cell: %s\n", rerun_line(o, r).c_str());
           break;
         }
@@ -982,8 +1032,9 @@ int run_kill_matrix(const options &o) {
     if (r.spec.proto.mut == mutant::none && r.failed()) {
       control_fail++;
       rc = 1;
-      std::printf("FAILED control %s %s: %" PRIu64 " violations\n  rerun: %s\n", r.spec.sc->name,
-                  generation_name(r.spec.proto.gen), r.violation_count, rerun_line(o, r).c_str());
+      std::printf("FAILED control %s %s %s: %" PRIu64 " violations\n  rerun: %s\n",
+                  r.spec.sc->name, generation_name(r.spec.proto.gen),
+                  platform_name(r.spec.proto.plat), r.violation_count, rerun_line(o, r).c_str());
     }
   j.end_obj();
   if (!o.json_path.empty()) write_file(o.json_path, j.str());

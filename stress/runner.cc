@@ -77,7 +77,8 @@ void lockstep_thread(const cell_spec &spec, group &g, actor &a, violation_sink &
   a.hooks.role = a.role;
   const unsigned jitter = inst.jitter(a.role);  // constant per cell
   const auto deadline = t0 + std::chrono::duration<double>(spec.duration_s);
-  const bool tso_reorder = spec.proto.mut != mutant::none && info(spec.proto.mut).x86_visible;
+  const bool tso_reorder =
+      spec.proto.mut != mutant::none && visible_on(info(spec.proto.mut), spec.proto.plat);
   uint64_t it = 0;
   uint64_t before = 0;
   for (;;) {

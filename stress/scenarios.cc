@@ -382,6 +382,10 @@ struct force_write_vs_zap final : mm_instance {
       }
     } else {
       madvise_dontneed(a.env, mm, 0, 1);
+      if (a.iteration & 1) {  // UFFDIO_CONTINUE: the page-cache page again, R/O but dirty
+        load(a, mm, 0, 0);
+        edit_present_pte(mm, 0, [](pte_t pte) { return pte_mkdirty(pte); });
+      }
     }
   }
   outcome check(actor &a) override {

@@ -3,7 +3,7 @@
 
 Every mutant that `STRESS --list --json` lists has a negative test (a
 scripted interleaving in tests/negative_test.cc, registered in
-tests/meson.build), and every x86-visible one a stress test: a mutant added
+tests/meson.build), and every one visible on a platform (visible_on) a stress test: a mutant added
 to core/protocol.h without its tests fails the suite, and so does a test
 left for a mutant that no longer exists.
 """
@@ -26,14 +26,14 @@ fails = []
 for name, m in sorted(mutants.items()):
     if name not in negative:
         fails.append('%s has no negative test (tests/meson.build negative_mutants)' % name)
-    if m['x86_visible'] and name not in stress:
-        fails.append('%s is x86-visible but has no stress test (tests/meson.build stress_cells)'
-                     % name)
+    if m['visible_on'] and name not in stress:
+        fails.append('%s is visible on %s but has no stress test (tests/meson.build stress_cells)'
+                     % (name, ','.join(m['visible_on'])))
 for name in sorted((negative | stress) - set(mutants)):
     fails.append('tests/meson.build names %s, which --list does not know' % name)
 for f in fails:
     print('FAIL: ' + f)
 if fails:
     sys.exit(1)
-print('ok: %d mutants, each with its negative test; %d x86-visible, each with a stress test'
-      % (len(mutants), sum(1 for m in mutants.values() if m['x86_visible'])))
+print('ok: %d mutants, each with its negative test; %d visible on a platform, each with a '
+      'stress test' % (len(mutants), sum(1 for m in mutants.values() if m['visible_on'])))

@@ -195,9 +195,11 @@ struct world {
 // actors by index; opt() marks steps the correct protocol does not reach.
 
 // force_write_vs_zap (B1, B2): a FOLL_FORCE|FOLL_WRITE slow GUP (the
-// /proc/self/mem write) on a R/O private file mapping. B1: the COW'd anon copy
-// is zapped (MADV_DONTNEED) before the retry, which then finds the page-cache
-// page. B2: the R/O PTE of the page-cache page is dirty (UFFDIO_CONTINUE).
+// /proc/self/mem write) on a R/O private file mapping: lookup, COW fault,
+// then the COW'd anon copy is zapped (MADV_DONTNEED) before the retry. B1:
+// the retry accepts the page-cache page it then faults in. B2
+// (CVE-2022-2590): UFFDIO_CONTINUE maps the page-cache page again, R/O but
+// dirty, and the retry (FOLL_COW set by the COW fault) follows it.
 outcome force_write(runtime_protocol p, bool uffd_continue) {
   world w(p);
   auto e0 = w.main();
@@ -206,11 +208,8 @@ outcome force_write(runtime_protocol p, bool uffd_continue) {
   mmap_region(e0, w.mm, 0, 1, VM_READ, file->pfn);
   (void)w.read(w.mm, 0, 0);  // map it R/O
   enum { T, Z };
-  std::vector<step> script;
-  if (uffd_continue)
-    script = {run(Z, "CONTINUE"), run(T, "GUP_LOOKUP")};
-  else
-    script = {run(T, "GUP_LOOKUP"), run(T, "GUP_FAULT"), run(Z, "ZAP"), run(T, "GUP_LOOKUP")};
+  std::vector<step> script = {run(T, "GUP_LOOKUP"), run(T, "GUP_FAULT"), run(Z, "ZAP"),
+                              run(T, "GUP_LOOKUP")};
   w.race({"T", "Z"}, script,
          {[&](stress_env &e) {
             page *pg = nullptr;
@@ -220,16 +219,15 @@ outcome force_write(runtime_protocol p, bool uffd_continue) {
             }
           },
           [&](stress_env &e) {
-            if (uffd_continue) {
-              e.at("CONTINUE");  // UFFDIO_CONTINUE: the R/O PTE is dirty
+            e.at("ZAP");
+            madvise_dontneed(e, w.mm, 0, 1);
+            if (uffd_continue) {  // UFFDIO_CONTINUE: the page-cache page, R/O but dirty
+              (void)w.read(w.mm, 0, 0);
               auto *t = pte_table_of<stress_env>(w.mm, 0);
               lock_guard<ptl_t> g(t->ptl);
               auto *ptep = &t->pte[0];
               ptep->store(pte_mkdirty(pte_t{ptep->load(std::memory_order_relaxed)}).v,
                           std::memory_order_relaxed);
-            } else {
-              e.at("ZAP");
-              madvise_dontneed(e, w.mm, 0, 1);
             }
           }});
   if (w.m.mem.read_word(file->pfn, 0) != kFile) w.oracle.push_back("data:file-modified");
@@ -569,36 +567,48 @@ struct scenario {
   mutant m;
   const char *expect;  // the forbidden outcome the mutant must show
   std::function<outcome(runtime_protocol)> run;
-  bool on_v519;  // the script is valid on v5.19 too (its clearers wait for sections)
+  // The script holds a GUP-fast IRQ-off section open across a clearer's
+  // flush (or khugepaged's collapse): valid where that flush does not wait,
+  // platform rcu; on x86 the flush IPI would wait for the section.
+  bool rcu_only;
+  // The first generation whose correct protocol passes the script: the bug
+  // was open before (b2: 5.19's FOLL_COW rule; b10: no PMD re-check before
+  // 6.0, on rcu).
+  generation since = generation::v5_19;
+  // The last generation where the script can run: from 6.1 khugepaged's
+  // sync IPI waits for the section b10's script holds open across the
+  // collapse (Generations.V6_1_CollapseWaitsForGupFastSection).
+  generation until = generation::v6_2;
 };
 
 const std::vector<scenario> &scenarios() {
   static const std::vector<scenario> s = {
       {mutant::b1_force_write_after_cow, "data:file-modified",
-       [](runtime_protocol p) { return force_write(p, false); }, true},
+       [](runtime_protocol p) { return force_write(p, false); }, false},
       {mutant::b2_force_write_dirty, "data:file-modified",
-       [](runtime_protocol p) { return force_write(p, true); }, true},
-      {mutant::b3_reuse_mapcount1, "data:pipe-sees-parent-write", vmsplice_cow, true},
-      {mutant::b4_no_exclusive_reuse, "I2", wp_fault_vs_pin, true},
-      {mutant::b5_fork_ignores_pins, "I2", fork_vs_pin, true},
-      {mutant::b6_gup_fast_no_seqcount, "I1", fork_vs_gup_fast, true},
+       [](runtime_protocol p) { return force_write(p, true); }, false, generation::v6_0},
+      {mutant::b3_reuse_mapcount1, "data:pipe-sees-parent-write", vmsplice_cow, false},
+      {mutant::b4_no_exclusive_reuse, "I2", wp_fault_vs_pin, false},
+      {mutant::b5_fork_ignores_pins, "I2", fork_vs_pin, false},
+      {mutant::b6_gup_fast_no_seqcount, "I1", fork_vs_gup_fast, false},
       {mutant::b7_share_no_mb, "I1",
-       [](runtime_protocol p) { return swapout_vs_gup_fast(p, swap_script::share_no_mb); }, false},
+       [](runtime_protocol p) { return swapout_vs_gup_fast(p, swap_script::share_no_mb); }, true},
       {mutant::b7_gup_fast_no_recheck, "I1",
-       [](runtime_protocol p) { return swapout_vs_gup_fast(p, swap_script::no_recheck); }, false},
+       [](runtime_protocol p) { return swapout_vs_gup_fast(p, swap_script::no_recheck); }, true},
       {mutant::b7_pin_no_mb, "I1",
-       [](runtime_protocol p) { return swapout_vs_gup_fast(p, swap_script::pin_no_mb); }, false},
-      {mutant::b8_no_wmb_rmb, "I1", ksm_vs_gup_fast_same_pte, false},
-      {mutant::b9_migrate_clear_early, "I1", migrate_vs_gup_fast, true},
-      {mutant::b10_recheck_pte_only, "I2", collapse_vs_gup_fast, true},
-      {mutant::b11_no_swp_exclusive, "data:dma-lost", swap_getref_odirect, true},
-      {mutant::b12_nonatomic_flag, "data:lost-PG_referenced", flags_vs_exclusive, true},
-      {mutant::ro_pin_no_unshare, "I1", ro_pin_after_fork, true},
-      {mutant::thp_split_drops_flag, "I9", thp_split_vs_pin, true},
+       [](runtime_protocol p) { return swapout_vs_gup_fast(p, swap_script::pin_no_mb); }, true},
+      {mutant::b8_no_wmb_rmb, "I1", ksm_vs_gup_fast_same_pte, true},
+      {mutant::b9_migrate_clear_early, "I1", migrate_vs_gup_fast, false},
+      {mutant::b10_recheck_pte_only, "I2", collapse_vs_gup_fast, true, generation::v6_0,
+       generation::v6_0},
+      {mutant::b11_no_swp_exclusive, "data:dma-lost", swap_getref_odirect, false},
+      {mutant::b12_nonatomic_flag, "data:lost-PG_referenced", flags_vs_exclusive, false},
+      {mutant::ro_pin_no_unshare, "I1", ro_pin_after_fork, false},
+      {mutant::thp_split_drops_flag, "I9", thp_split_vs_pin, false},
       {mutant::v519_flush_no_wait, "I1",
-       [](runtime_protocol p) { return swapout_vs_gup_fast(p, swap_script::v519); }, true},
-      {mutant::pt_free_no_ipi, "walk-of-freed-table", munmap_vs_gup_fast, true},
-      {mutant::ksm_merge_pinned, "I1", ksm_merge_pinned, true},
+       [](runtime_protocol p) { return swapout_vs_gup_fast(p, swap_script::v519); }, false},
+      {mutant::pt_free_no_ipi, "walk-of-freed-table", munmap_vs_gup_fast, false},
+      {mutant::ksm_merge_pinned, "I1", ksm_merge_pinned, false},
   };
   return s;
 }
@@ -615,6 +625,15 @@ TEST(NegativeTable, EveryMutantHasAScenario) {
   for (const auto &mi : kMutants) EXPECT_TRUE(scenario_of(mi.id).run) << mi.name;
 }
 
+// The protocol a script runs under: reorderings on, on rcu where the script
+// holds a GUP-fast section across a flush.
+runtime_protocol script_protocol(const scenario &s, generation g, mutant m,
+                                 platform pl = platform::x86) {
+  runtime_protocol p{g, m, true};
+  p.plat = s.rcu_only ? platform::rcu : pl;
+  return p;
+}
+
 class Negative : public ::testing::TestWithParam<mutant> {};
 
 // The mutant, on its base generation, with the scripted reorderings: the
@@ -628,7 +647,7 @@ TEST_P(Negative, Caught) {
 #endif
   const scenario &s = scenario_of(m);
   ASSERT_TRUE(s.run);
-  const outcome o = s.run({info(m).base, m, true});
+  const outcome o = s.run(script_protocol(s, info(m).base, m));
   if (getenv("NEGATIVE_VERBOSE")) std::cout << o.describe();
   ASSERT_EQ(o.sched, "") << o.describe();
   EXPECT_TRUE(o.has(s.expect)) << mutant_name(m) << " must show " << s.expect << "\n"
@@ -641,7 +660,7 @@ TEST_P(Negative, CorrectIsSafe) {
   const mutant m = GetParam();
   const scenario &s = scenario_of(m);
   ASSERT_TRUE(s.run);
-  const outcome o = s.run({info(m).base, mutant::none, true});
+  const outcome o = s.run(script_protocol(s, info(m).base, mutant::none));
   if (getenv("NEGATIVE_VERBOSE")) std::cout << o.describe();
   ASSERT_EQ(o.sched, "") << o.describe();
   EXPECT_TRUE(o.forbidden.empty()) << o.describe();
@@ -660,23 +679,38 @@ INSTANTIATE_TEST_SUITE_P(All, Negative, ::testing::ValuesIn(all_mutants()),
 
 // ---- generations ---------------------------------------------------------------
 
-// v5.19 and v6.2, mutant none: every script that is valid on both runs
-// without a single violation. (The B7/B8 store-buffering scripts hold a
-// GUP-fast IRQ-off section open across the clearer's (A1); v5.19's clearer
-// waits for that section by design, so those scripts are v6.2-only.)
+// Every generation with the flag, on both platforms, mutant none: every
+// script valid there (its platform; the generation has the fix) runs
+// without a single violation.
 void run_generation(generation g) {
-  for (const auto &s : scenarios()) {
-    if (g == generation::v5_19 && !s.on_v519) continue;
-    const outcome o = s.run({g, mutant::none, true});
-    EXPECT_EQ(o.sched, "") << generation_name(g) << " " << mutant_name(s.m) << "'s script\n"
-                           << o.describe();
-    EXPECT_TRUE(o.forbidden.empty())
-        << generation_name(g) << " " << mutant_name(s.m) << "'s script\n"
-        << o.describe();
-  }
+  for (const auto pl : kPlatforms)
+    for (const auto &s : scenarios()) {
+      if ((s.rcu_only && pl != platform::rcu) || g < s.since || g > s.until) continue;
+      const outcome o = s.run(script_protocol(s, g, mutant::none, pl));
+      const std::string what = std::string(generation_name(g)) + " " + platform_name(pl) + " " +
+                               mutant_name(s.m) + "'s script\n";
+      EXPECT_EQ(o.sched, "") << what << o.describe();
+      EXPECT_TRUE(o.forbidden.empty()) << what << o.describe();
+    }
 }
 TEST(Generations, V5_19_NoViolations) { run_generation(generation::v5_19); }
+TEST(Generations, V6_0_NoViolations) { run_generation(generation::v6_0); }
+TEST(Generations, V6_1_NoViolations) { run_generation(generation::v6_1); }
 TEST(Generations, V6_2_NoViolations) { run_generation(generation::v6_2); }
+
+// The bugs each generation still had, on the scripts of the mutants that
+// replay them: 5.19 follows a dirty R/O PTE after a COW (B2,
+// CVE-2022-2590), and on RCU-table platforms re-checks the PTE only (B10).
+TEST(Generations, V5_19_HasTheBugsOfItsTime) {
+  const scenario &b2 = scenario_of(mutant::b2_force_write_dirty);
+  const outcome o2 = b2.run(script_protocol(b2, generation::v5_19, mutant::none));
+  ASSERT_EQ(o2.sched, "") << o2.describe();
+  EXPECT_TRUE(o2.has(b2.expect)) << o2.describe();
+  const scenario &b10 = scenario_of(mutant::b10_recheck_pte_only);
+  const outcome o10 = b10.run(script_protocol(b10, generation::v5_19, mutant::none));
+  ASSERT_EQ(o10.sched, "") << o10.describe();
+  EXPECT_TRUE(o10.has(b10.expect)) << o10.describe();
+}
 
 // v5.19's clearer waits in (A1) for a GUP-fast section that read the old PTE:
 // G reads the PTE, C clears it (async: C may block), C gets 500 ms to reach
@@ -709,6 +743,52 @@ TEST(Generations, V5_19_ClearerWaitsForGupFastSection) {
   const outcome n = v519_wait_demo({generation::v5_19, mutant::v519_flush_no_wait, true}, &pinned);
   ASSERT_EQ(n.sched, "") << n.describe();
   EXPECT_EQ(n.met[2], 1) << "v519_flush_no_wait must not wait for the section\n" << n.describe();
+}
+
+// khugepaged's wait for GUP-fast (deviation 1 of the fidelity review): G
+// reads the PMD (B1) and stays in its IRQ-off section; C collapses (async:
+// C may block) and gets 500 ms to reach its reference check
+// (COLLAPSE_COPY, timed arrive); then G pins. On x86 the collapse flush's
+// IPI waits for G; on rcu only 6.1's tlb_remove_table_sync_one() does: 6.0
+// on rcu goes on (the B10 window, closed there by the PMD re-check alone).
+outcome collapse_wait_demo(runtime_protocol p) {
+  world w(p);
+  auto e0 = w.main();
+  mmap_region(e0, w.mm, 0, PTRS_PER_PTE, VM_READ | VM_WRITE);
+  for (unsigned long a = 0; a < PTRS_PER_PTE; a++) w.write(w.mm, a, 0, a + 1);
+  page *pinned = nullptr;
+  enum { G, C };
+  w.race({"G", "C"},
+         {run(G, "B1"), async(C, "COLLAPSE"), arrive(C, "COLLAPSE_COPY", false, 500ms),
+          run(G, "B3"), run(G, "B4"), run(G, "SEQ"), opt(C, "COLLAPSE_COPY")},
+         {w.pinner(pinned, FOLL_WRITE | FOLL_FAST_ONLY, 5),
+          [&](stress_env &e) { collapse_huge_page(e, w.mm, 0); }});
+  w.pin_aftermath(pinned, 5, true);
+  return w.result();
+}
+TEST(Generations, V6_1_CollapseWaitsForGupFastSection) {
+  struct {
+    generation g;
+    platform pl;
+    bool waits;
+  } cases[] = {{generation::v6_0, platform::x86, true},
+               {generation::v6_0, platform::rcu, false},
+               {generation::v6_1, platform::rcu, true},
+               {generation::v6_2, platform::rcu, true},
+               {generation::v6_2, platform::x86, true}};
+  for (const auto &c : cases) {
+    runtime_protocol p{c.g, mutant::none, true};
+    p.plat = c.pl;
+    const outcome o = collapse_wait_demo(p);
+    const std::string what = std::string(generation_name(c.g)) + " " + platform_name(c.pl);
+    ASSERT_EQ(o.sched, "") << what << "\n" << o.describe();
+    EXPECT_EQ(o.met[2], c.waits ? 0 : 1)
+        << what << (c.waits ? ": the collapse reached its reference check while GUP-fast was "
+                              "inside its section"
+                            : ": the collapse waited for GUP-fast")
+        << "\n" << o.describe();
+    EXPECT_TRUE(o.forbidden.empty()) << what << "\n" << o.describe();
+  }
 }
 
 // ---- the scheduler itself ------------------------------------------------------
