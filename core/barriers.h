@@ -33,10 +33,21 @@ inline std::atomic<unsigned long> tsan_barrier_word{0};
 ANONX_INLINE void tsan_full_barrier() { tsan_barrier_word.fetch_add(0, std::memory_order_acq_rel); }
 #endif
 
+// A test that includes core/ with ANONX_BARRIER_PROBE defined records every
+// SMP barrier it issues (tests/ordering_test.cc: never stronger than the
+// kernel); no other build pays anything.
+#if defined(ANONX_BARRIER_PROBE)
+void anonx_barrier_probe(const char *kind);
+#define ANONX_PROBE_BARRIER(kind) anonx_barrier_probe(kind)
+#else
+#define ANONX_PROBE_BARRIER(kind) ((void)0)
+#endif
+
 // Compiler-only barrier: what barrier() is in the kernel.
 ANONX_INLINE void barrier() { asm volatile("" ::: "memory"); }
 
 ANONX_INLINE void smp_mb() {
+  ANONX_PROBE_BARRIER("mb");
 #if defined(ANONX_TSAN)
   tsan_full_barrier();
 #elif defined(__x86_64__)
@@ -49,6 +60,7 @@ ANONX_INLINE void smp_mb() {
 }
 
 ANONX_INLINE void smp_rmb() {
+  ANONX_PROBE_BARRIER("rmb");
 #if defined(ANONX_TSAN)
   tsan_full_barrier();
 #else
@@ -57,6 +69,7 @@ ANONX_INLINE void smp_rmb() {
 }
 
 ANONX_INLINE void smp_wmb() {
+  ANONX_PROBE_BARRIER("wmb");
 #if defined(ANONX_TSAN)
   tsan_full_barrier();
 #else
@@ -65,6 +78,7 @@ ANONX_INLINE void smp_wmb() {
 }
 
 ANONX_INLINE void smp_mb__after_atomic() {
+  ANONX_PROBE_BARRIER("mb__after_atomic");
 #if defined(ANONX_TSAN)
   tsan_full_barrier();
 #elif defined(__x86_64__)

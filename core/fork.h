@@ -17,6 +17,7 @@ int copy_present_page(Env &env, typename Env::mm_t &dst, const vm_area_struct &v
   auto *page = env.alloc_page(0);
   if (!page) return -ENOMEM;
   env.m->mem.copy_page(page->pfn, src_page->pfn);
+  page_published();  // __SetPageUptodate
   page_add_new_anon_rmap(env, page, dst, addr, false);
   set_pte_at(env, dst_ptep, pte_mkdirty(pfn_pte(page->pfn, vma.vm_flags & VM_WRITE)));
   return 0;

@@ -23,6 +23,7 @@ int do_huge_pmd_anonymous_page(Env &env, typename Env::mm_t &mm, const vm_area_s
   auto *head = env.alloc_page(HPAGE_PMD_ORDER);
   if (!head) return VM_FAULT_OOM;
   for (unsigned i = 0; i < HPAGE_PMD_NR; i++) env.m->mem.clear_page(head->pfn + i);
+  page_published();  // __folio_mark_uptodate
   auto *pmdp = mm.pmd_offset(addr);
   lock_guard<spinlock_t> g(mm.page_table_lock);
   if (!pmd_none(pmd_t{pmdp->load(std::memory_order_relaxed)})) {  // another fault won
@@ -30,7 +31,7 @@ int do_huge_pmd_anonymous_page(Env &env, typename Env::mm_t &mm, const vm_area_s
     return VM_FAULT_OK;
   }
   page_add_new_anon_rmap(env, head, mm, mm.pmd_start(addr), true);
-  pmdp->store(pfn_pmd(head->pfn, vma.vm_flags & VM_WRITE).v, std::memory_order_release);
+  set_pmd_at(pmdp, pfn_pmd(head->pfn, vma.vm_flags & VM_WRITE));
   return VM_FAULT_OK;
 }
 

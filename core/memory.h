@@ -65,6 +65,7 @@ int do_anonymous_page(Env &env, typename Env::mm_t &mm, const vm_area_struct &vm
   auto *page = env.alloc_page(0);
   if (!page) return VM_FAULT_OOM;
   env.m->mem.clear_page(page->pfn);
+  page_published();  // __SetPageUptodate
   page_add_new_anon_rmap(env, page, mm, addr, false);
   set_pte_at(env, ptep, pfn_pte(page->pfn, vma.vm_flags & VM_WRITE));
   return VM_FAULT_OK;
@@ -89,6 +90,7 @@ int wp_page_copy(Env &env, typename Env::mm_t &mm, const vm_area_struct &vma, un
     return VM_FAULT_OOM;
   }
   env.m->mem.copy_page(page->pfn, old->pfn);
+  page_published();  // __SetPageUptodate
   lock_guard<ptl_t> ptl(table.ptl);
   if (ptep->load(std::memory_order_relaxed) != orig.v) {  // raced: let the fault retry
     env.put_page(page);

@@ -88,6 +88,7 @@ bool migrate_page(Env &env, typename Env::page_t *page) {
     auto *newpage = env.alloc_page(0);
     if (newpage) {
       env.m->mem.copy_page(newpage->pfn, page->pfn);
+      page_published();  // folio_migrate_flags: folio_mark_uptodate
       newpage->mapping.store(page->mapping.load(std::memory_order_relaxed),
                              std::memory_order_relaxed);
       newpage->index.store(page->index.load(std::memory_order_relaxed), std::memory_order_relaxed);

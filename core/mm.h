@@ -161,13 +161,18 @@ using mm_struct = basic_mm<>;
 
 // ---- seqcount (include/linux/seqlock.h) -----------------------------------
 
-// raw_write_seqcount_begin: the count becomes odd. The kernel issues only
-// smp_wmb; the pin check that follows is an SB pairing with GUP-fast's
-// W(pin) ; mb ; R(seq) (kernel-protocol §4.4), so the model uses smp_mb.
+// raw_write_seqcount_begin: the count becomes odd, then smp_wmb, as the
+// kernel (include/linux/seqlock.h; checked against 6.1.192). The pin check
+// that follows is a store->load pairing with GUP-fast's W(pin) ; mb ;
+// R(seq) (kernel-protocol §4.4): smp_wmb does not order it. On x86 the PT
+// lock fork takes next is a locked RMW, a full barrier, and gives the
+// order, as in the kernel; whether an acquire-only lock (arm64's qspinlock)
+// does is the weak-memory back end's question, not settled by a stronger
+// barrier here.
 template <class A>
 ANONX_INLINE void raw_write_seqcount_begin(A *seq) {
   seq->store(seq->load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-  smp_mb();  // pairs with smp_mb__after_atomic() after GUP-fast's (B3)
+  smp_wmb();  // pairs with the smp_rmb() of raw_read_seqcount / read_seqcount_retry
 }
 // raw_write_seqcount_end: the count becomes even; smp_wmb orders fork's
 // writes before it (pairs with read_seqcount_retry's smp_rmb).

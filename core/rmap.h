@@ -192,12 +192,33 @@ pte_t ptep_clear_flush_a1(Env &env, typename Env::template atomic<pteval_t> *pte
   return old;
 }
 
-// set_pte_at (PT lock held): release, so that everything done to the page
-// before is visible to whoever reads the entry. Drains a buffered (A1).
+// The order of set_pte_at's store: WRITE_ONCE, as native_set_pte and
+// arm64's set_pte for user PTEs. What a new page's PTE publishes is ordered
+// by the smp_wmb() of __SetPageUptodate before it (page_published), where
+// the kernel has one. Under ThreadSanitizer, which does not see fences
+// (barriers.h), a release store stands for that fence-plus-store.
+#if defined(ANONX_TSAN)
+inline constexpr std::memory_order kPteStoreOrder = std::memory_order_release;
+#else
+inline constexpr std::memory_order kPteStoreOrder = std::memory_order_relaxed;
+#endif
+
+// set_pte_at (PT lock held). Drains a buffered (A1).
 template <class Env>
 ANONX_INLINE void set_pte_at(Env &env, typename Env::template atomic<pteval_t> *ptep, pte_t pte) {
   env.drain_store_buffer();
-  ptep->store(pte.v, std::memory_order_release);
+  ptep->store(pte.v, kPteStoreOrder);
 }
+// set_pmd_at (PMD lock held): the same for a huge PMD.
+template <class A>
+ANONX_INLINE void set_pmd_at(A *pmdp, pmd_t pmd) {
+  pmdp->store(pmd.v, kPteStoreOrder);
+}
+
+// __SetPageUptodate()'s smp_wmb(): a new page's contents (cleared, copied)
+// are visible before the entry that maps it (pairs with the address
+// dependency of GUP-fast's and the CPU's PTE read). The PG_uptodate bit
+// itself is not modelled.
+ANONX_INLINE void page_published() { smp_wmb(); }
 
 }  // namespace anonx
