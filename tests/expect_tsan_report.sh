@@ -1,13 +1,23 @@
 #!/usr/bin/env bash
-# expect_tsan_report.sh COMMAND...: passes when ThreadSanitizer reports a data
-# race in COMMAND (a TSan-only mutant must be caught), fails when it does not.
+# expect_tsan_report.sh FUNCTION COMMAND...: passes when ThreadSanitizer
+# reports a data race in COMMAND and FUNCTION is in one of the report's
+# stacks: a TSan-only mutant must be caught at the site it plants, not by a
+# race elsewhere. Fails otherwise.
+want=$1
+shift
 out=$("$@" 2>&1)
 rc=$?
-if echo "$out" | grep -q 'WARNING: ThreadSanitizer: data race'; then
-  echo "ok: ThreadSanitizer reported the race (exit $rc)"
-  echo "$out" | grep -A12 'WARNING: ThreadSanitizer' | head -30
-  exit 0
+report=$(echo "$out" | sed -n '/WARNING: ThreadSanitizer: data race/,/^SUMMARY: ThreadSanitizer/p')
+if [ -z "$report" ]; then
+  echo "FAIL: no ThreadSanitizer data race report (exit $rc)"
+  echo "$out" | tail -20
+  exit 1
 fi
-echo "FAIL: no ThreadSanitizer report (exit $rc)"
-echo "$out" | tail -20
-exit 1
+if ! echo "$report" | grep -E '^ +#[0-9]+ ' | grep -q -- "$want"; then
+  echo "FAIL: ThreadSanitizer reported a race, but not at $want (exit $rc):"
+  echo "$report" | head -40
+  exit 1
+fi
+echo "ok: ThreadSanitizer reported the race at $want (exit $rc)"
+echo "$report" | head -30
+exit 0

@@ -75,7 +75,7 @@ def gate_specs(context):
     # clang < 16 lowers test_and_set_bit to a cmpxchg loop (perf-anchors P2, C2).
     tas_threshold = 1.5 if clang else 1.25
     return [
-        dict(id='P1', level='gate', kind='time', op='<=', threshold=1.5,
+        dict(id='P1', level='gate', kind='time', op='<=', threshold=1.1,
              num='BM_GupFastPin_OwnPage', den='BM_BareGrabPut_OwnPage',
              what='model GUP-fast pin+unpin / the same atomics bare (CAS+1, +1023, -1024)'),
         dict(id='P1pair', level='info', kind='time', op='<=', threshold=1.5,

@@ -215,7 +215,8 @@ def latest_kill_matrices(stresses):
             if not isinstance(e, dict) or 'mutant' not in e:
                 continue
             cells = by_cpus.setdefault(cpus, {})
-            cells[(str(e['mutant']), str(e.get('scenario', '?')))] = dict(e, _file=base)
+            mutant = str(e['mutant']) + ('@' + e['platform'] if e.get('platform') else '')
+            cells[(mutant, str(e.get('scenario', '?')))] = dict(e, _file=base)
     return sorted(by_cpus.items(), key=lambda kv: -1 if kv[0] is None else -kv[0])
 
 
@@ -240,7 +241,7 @@ def plot_kill_matrix(out, cells, name, title):
     scenarios = sorted({s for _, s in cells})
     vis = {m: True for m in mutants}
     for (m, _), e in cells.items():
-        if e.get('x86_visible') is False:
+        if e.get('visible', e.get('x86_visible')) is False:
             vis[m] = False
     fig, ax = plt.subplots(figsize=(1.2 * len(scenarios) + 3.5, 0.45 * len(mutants) + 1.6))
     grid = [[math.nan] * len(scenarios) for _ in mutants]
@@ -411,10 +412,10 @@ def build(results, out):
         parts.append('<h3>%s</h3>' % esc(title))
         parts.append('<div class="plots">%s</div>' %
                      img(plot_kill_matrix(out, cells, name, title), title))
-        rows = [[m, s, e.get('x86_visible'), e.get('verdict'), fmt_s(e.get('median_s')),
+        rows = [[m, s, e.get('visible', e.get('x86_visible')), e.get('verdict'), fmt_s(e.get('median_s')),
                  fmt_s(e.get('max_s')), e.get('seeds'), e['_file']]
                 for (m, s), e in sorted(cells.items())]
-        parts.append(table(['mutant', 'scenario', 'x86 visible', 'verdict', 'median',
+        parts.append(table(['mutant', 'scenario', 'visible', 'verdict', 'median',
                             'max', 'seeds', 'file'], rows))
     if not matrices:
         parts.append('<p>No kill matrix in any stress-*.json.</p>')

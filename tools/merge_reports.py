@@ -46,7 +46,8 @@ def main():
         merged["runs"] += d["runs"]
         budget = report_budget(d["context"])
         for k in d.get("kill_matrix", []):
-            r = rows.setdefault(k["mutant"], dict(k, per_seed_s=[], budget_s=0.0))
+            key = (k["mutant"], k.get("platform", "x86"))
+            r = rows.setdefault(key, dict(k, per_seed_s=[], budget_s=0.0))
             r["per_seed_s"] += k["per_seed_s"]
             r["budget_s"] = max(r["budget_s"], budget)
     for name, r in rows.items():
@@ -59,8 +60,8 @@ def main():
         r["max_s"] = filled[-1] if filled else 0
         if len(killed) == len(times):
             r["verdict"] = "killed"
-        elif not r["x86_visible"]:
-            r["verdict"] = "killed-partly(not-x86)" if killed else "survived-as-expected"
+        elif not r.get("visible", r.get("x86_visible")):
+            r["verdict"] = "killed-partly(not-visible)" if killed else "survived-as-expected"
         else:
             r["verdict"] = "escaped"
         merged["kill_matrix"].append(r)
