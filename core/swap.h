@@ -100,7 +100,8 @@ class basic_swap_device {
   void swapcache_clear(unsigned long off) {
     lock_guard<spinlock_t> g(lock_);
     slot &s = slots_[off];
-    VM_BUG_ON_PFN(!s.has_cache || s.cache, -1, "swapcache_clear without a bare SWAP_HAS_CACHE");
+    if (VM_BUG_ON_PFN(!s.has_cache || s.cache, -1, "swapcache_clear without a bare SWAP_HAS_CACHE"))
+      return;
     s.has_cache = false;
     if (s.count == 0) free_.push_back(off);
   }
