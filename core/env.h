@@ -19,7 +19,9 @@ namespace anonx {
 // attempts are their sum); gup_fast_fallback: returned fewer pages than
 // asked (slow GUP finishes);
 // gup_fast_recheck_fail: (B4) or the seqcount re-check failed; share_busy:
-// page_try_share_anon_rmap or the fork dup found a pin.
+// page_try_share_anon_rmap or the fork dup found a pin; swapin_bypass /
+// swapin_swapcache: do_swap_page mapped a page read past the swap cache
+// (SWP_SYNCHRONOUS_IO, one swap PTE) / a page of the swap cache.
 #define ANONX_CPU_STATS(X) \
   X(ops)                   \
   X(gup_fast_success)      \
@@ -32,6 +34,8 @@ namespace anonx {
   X(unshares)              \
   X(share_busy)            \
   X(swapouts)              \
+  X(swapin_bypass)         \
+  X(swapin_swapcache)      \
   X(migrations)
 
 struct alignas(kNoFalseSharing) cpu_stats {

@@ -174,58 +174,167 @@ int do_wp_page(Env &env, typename Env::mm_t &mm, const vm_area_struct &vma, unsi
   return wp_page_copy(env, mm, vma, addr, table, orig, page, flags);
 }
 
-// Models: do_swap_page() (mm/memory.c, 5.19) (§3.8).
-// Locking: mmap_lock read; takes the page lock and the PT lock.
-// Steps: find the page (swap cache, or a fresh page read from the slot),
-// lock it, re-check the PTE, (2) a swap PTE never points at an exclusive
-// page, (3) exclusive := SWP_EXCLUSIVE || fresh page, (4) swap_free and
-// maybe leave the swap cache, (5) exclusive or refcount == 1 => map
-// exclusive (writable for a write fault).
+// Models: swapin_readahead() -> read_swap_cache_async() (mm/swap_state.c),
+// for the faulting entry alone (no readahead window, no VMA or cluster
+// readahead). Locking: mmap_lock read; no other lock.
+// Steps: (R1) swapcache_prepare takes SWAP_HAS_CACHE: the slot stays ours
+// (and allocated) while we read it; (R2) a new page, locked before it is
+// visible in the swap cache, as __folio_set_locked does; (R3)
+// add_to_swap_cache; (R4) read the slot; the read's completion unlocks the
+// page (the release that a faulter's lock_page pairs with).
+// Returns the page with the caller's reference (the swap cache holds
+// another), or nullptr: *oom when no page could be allocated, else another
+// swap-in holds SWAP_HAS_CACHE or no swap PTE refers to the slot any more.
+// The kernel then re-looks-up and sleeps a tick in a loop; here the fault
+// returns and is repeated, which re-looks-up as well.
+template <class Env>
+typename Env::page_t *swapin_readahead(Env &env, unsigned long off, bool *oom) {
+  auto &swap = env.m->swap;
+  *oom = false;
+  if (!swap.swapcache_prepare(off)) {  // (R1)
+    spin_wait::yield_cpu();            // schedule_timeout_uninterruptible(1)
+    return nullptr;
+  }
+  auto *page = env.alloc_page(0);
+  if (!page) {
+    swap.swapcache_clear(off);
+    *oom = true;
+    return nullptr;
+  }
+  __set_bit(PG_locked, &page->flags);  // (R2) not yet visible: a plain store
+  // (R3) cannot fail: only a holder of SWAP_HAS_CACHE adds a page to the
+  // swap cache, and we hold it.
+  swap.add_to_swap_cache(page, off);
+  swap.readpage(env.m->mem, off, page);  // (R4)
+  unlock_page(page);
+  return page;
+}
+
+// Models: should_try_to_free_swap() (mm/memory.c, 6.1). Locking: page lock.
+// The swap cache is dropped when swap is more than half full, or when a
+// write fault is likely to be the page's only user: its reference and the
+// swap cache's (refcount 2), so that do_swap_page can map it exclusive.
+// Not modelled: memory cgroups (mem_cgroup_swap_full is vm_swap_full here)
+// and mlock (VM_LOCKED, PG_mlocked): the model has neither.
+template <class Env>
+bool should_try_to_free_swap(Env &env, typename Env::page_t *page, unsigned flags) {
+  if (!PageSwapCache(page)) return false;
+  if (env.m->swap.vm_swap_full()) return true;
+  return (flags & FAULT_FLAG_WRITE) && !PageKsm(page) && page_ref_count(page) == 2;
+}
+
+// Models: do_swap_page() (mm/memory.c), checked against 6.1.192
+// mm/memory.c:3775-4129 (§3.8). v5.18 runs the same steps without the flag
+// (the 5.18 "streamlined" rule: a bypass page or refcount 1 is reusable).
+// Locking: mmap_lock read; takes the page lock, then the PT lock; calls
+// do_wp_page with the PT lock held, which drops it.
+// Steps: (1) look the slot up in the swap cache; (2) on a miss, bypass the
+// swap cache only on a SWP_SYNCHRONOUS_IO device when one swap PTE refers to
+// the slot: SWAP_HAS_CACHE pins the slot (a second faulter of the same PTE
+// backs off, and the slot cannot be freed and reused under us), and a new
+// page is read that never enters the swap cache; (3) otherwise read it into
+// the swap cache (swapin_readahead); (4) lock the page and re-check that it
+// still caches this slot (folio_free_swap or swapoff may have removed it,
+// and the slot may since cache another page), else drop it and let the
+// fault repeat; (5) pte_same under the PT lock; (6) a swap PTE never points
+// at an exclusive page; (7) exclusive := SWP_EXCLUSIVE, or the bypass page;
+// (8) swap_free, and leave the swap cache if should_try_to_free_swap; (9)
+// exclusive or refcount == 1 => map exclusive (writable, dirty for a write
+// fault); (10) page_add_anon_rmap (the first mapping makes the page anon);
+// (11) a write fault that could not map writable goes on in do_wp_page under
+// the same PT lock; (12) the bypass drops SWAP_HAS_CACHE after the PT lock.
+// Not modelled: KSM copies (ksm_might_need_to_copy; KSM pages are never
+// swapped here), SWP_STABLE_WRITES (writepage is synchronous, nothing is
+// under writeback), the uptodate/SIGBUS and hwpoison cases, memcg charges,
+// soft-dirty and uffd-wp bits, folio_lock_or_retry's retry (lock_page waits).
 template <class Env>
 int do_swap_page(Env &env, typename Env::mm_t &mm, const vm_area_struct &vma, unsigned long addr,
-                 typename Env::table_t &table, pte_t orig, unsigned flags) {
+                 typename Env::table_t &table, pte_t orig,
+                 unsigned flags) NO_THREAD_SAFETY_ANALYSIS {
   auto *ptep = &table.pte[pte_index(addr)];
   auto &swap = env.m->swap;
   const unsigned long off = swp_offset(orig);
-  bool fresh = false;
-  auto *page = swap.lookup_swap_cache(off);
+  bool need_clear_cache = false;
+  auto *page = swap.lookup_swap_cache(off);  // (1)
+  auto *swapcache = page;
   if (!page) {
-    page = env.alloc_page(0);
-    if (!page) return VM_FAULT_OOM;
-    swap.readpage(env.m->mem, off, page);
-    fresh = true;
+    // The count is read racily, as __swap_count does; a stale count only
+    // picks the path, and swapcache_prepare decides who reads the slot.
+    if (swap.synchronous_io() && swap.swap_count(off) == 1) {  // (2)
+      if (!swap.swapcache_prepare(off)) {
+        spin_wait::yield_cpu();  // schedule_timeout_uninterruptible(1); the fault repeats
+        return VM_FAULT_OK;
+      }
+      need_clear_cache = true;
+      page = env.alloc_page(0);
+      if (!page) {
+        swap.swapcache_clear(off);
+        return VM_FAULT_OOM;
+      }
+      __SetPageSwapBacked(page);
+      swap.readpage(env.m->mem, off, page);  // synchronous; the page is not visible
+    } else {
+      bool oom;
+      page = swapin_readahead(env, off, &oom);  // (3)
+      swapcache = page;
+      if (!page) return oom ? VM_FAULT_OOM : VM_FAULT_OK;
+    }
   }
-  lock_page(page);
-  lock_guard<ptl_t> ptl(table.ptl);
-  if (ptep->load(std::memory_order_relaxed) != orig.v) {  // raced with another swap-in
+  env.at("SWAPIN_LOCK");
+  lock_page(page);  // (4)
+  if (swapcache &&
+      (!PageSwapCache(page) || page->private_.load(std::memory_order_relaxed) != off)) {
     unlock_page(page);
     env.put_page(page);
     return VM_FAULT_OK;
   }
-  if (!fresh && env.has_anon_exclusive())
+  table.ptl.lock();
+  if (ptep->load(std::memory_order_relaxed) != orig.v) {  // (5) raced with another swap-in
+    table.ptl.unlock();
+    unlock_page(page);
+    env.put_page(page);
+    if (need_clear_cache) swap.swapcache_clear(off);
+    return VM_FAULT_OK;
+  }
+  if (env.has_anon_exclusive())  // (6)
     VM_BUG_ON_PFN(PageAnon(page) && PageAnonExclusive(page), page->pfn,
                   "do_swap_page: swap PTE maps an exclusive page (I7)");
-  bool exclusive = fresh;
-  if (env.has_anon_exclusive() && !env.proto.mutant_is(mutant::b11_no_swp_exclusive))
-    exclusive = exclusive || pte_swp_exclusive(orig);
-  swap.swap_free(off);
-  if (PageSwapCache(page)) swap.try_to_free_swap(env.m->mem, env.cpu, page);
-  const bool write = flags & FAULT_FLAG_WRITE;
+  bool exclusive = false;  // (7) under the PT lock: fork may share the entry until now
+  if (!PageKsm(page)) {
+    exclusive = env.has_anon_exclusive() && !env.proto.mutant_is(mutant::b11_no_swp_exclusive) &&
+                pte_swp_exclusive(orig);
+    if (page != swapcache) exclusive = true;  // never exposed in the swap cache
+  }
+  swap.swap_free(off);  // (8)
+  if (should_try_to_free_swap(env, page, flags))
+    swap.try_to_free_swap(env.m->mem, env.cpu, page);
+  bool write = flags & FAULT_FLAG_WRITE;
   pte_t entry = pfn_pte(page->pfn, false);
   unsigned rmap_flags = 0;
-  if (!PageKsm(page) && (exclusive || page_ref_count(page) == 1)) {
-    if (write && (vma.vm_flags & VM_WRITE)) entry = pte_mkdirty(pte_mkwrite(entry));
+  if (!PageKsm(page) && (exclusive || page_ref_count(page) == 1)) {  // (9)
+    if (write) {
+      entry = pte_mkdirty(entry);
+      if (vma.vm_flags & VM_WRITE) entry = pte_mkwrite(entry);  // maybe_mkwrite
+      write = false;  // the write fault is done (FOLL_FORCE included)
+    }
     rmap_flags |= RMAP_EXCLUSIVE;
   }
-  if (fresh)
-    page_add_new_anon_rmap(env, page, mm, addr, false);
-  else
-    page_add_anon_rmap(env, page, rmap_flags);
+  page_add_anon_rmap(env, page, mm, addr, rmap_flags);  // (10)
   if (env.has_anon_exclusive())
     vm_bug_on_writable_not_exclusive(pte_write(entry), page, "do_swap_page");
   set_pte_at(env, ptep, entry);  // our lookup reference becomes the mapping's
   unlock_page(page);
-  return VM_FAULT_OK;
+  if (page == swapcache)
+    ++env.stats->swapin_swapcache;
+  else
+    ++env.stats->swapin_bypass;
+  int r = VM_FAULT_OK;
+  if (write)  // (11)
+    r = do_wp_page(env, mm, vma, addr, table, entry, flags);
+  else
+    table.ptl.unlock();
+  if (need_clear_cache) swap.swapcache_clear(off);  // (12)
+  return r;
 }
 
 // A private file mapping's read fault: map the page-cache page R/O.

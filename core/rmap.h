@@ -52,13 +52,9 @@ void page_add_new_anon_rmap(Env &env, typename Env::page_t *page, typename Env::
   if (env.has_anon_exclusive()) SetPageAnonExclusive(page);
 }
 
-// Models: page_add_anon_rmap(page, vma, addr, flags) (mm/rmap.c, 5.19).
-// Locking: PT lock held. A non-first mapping must never be exclusive.
-// PTE mappings only (no RMAP_COMPOUND): the PMD-mapping callers, THP swap-in
-// and THP migration, are not modelled.
+// RMAP_EXCLUSIVE of page_add_anon_rmap: only the first mapping may claim it.
 template <class Env>
-void page_add_anon_rmap(Env &env, typename Env::page_t *page, unsigned flags) {
-  const bool first = page->_mapcount.fetch_add(1, std::memory_order_relaxed) == -1;
+void set_anon_exclusive_first(Env &env, typename Env::page_t *page, bool first, unsigned flags) {
   if (env.has_anon_exclusive() && (flags & RMAP_EXCLUSIVE)) {
     VM_BUG_ON_PFN(!first, page->pfn, "page_add_anon_rmap: exclusive but not the first mapping");
     if (env.proto.mutant_is(mutant::b12_nonatomic_flag))
@@ -66,6 +62,32 @@ void page_add_anon_rmap(Env &env, typename Env::page_t *page, unsigned flags) {
     else
       SetPageAnonExclusive(page);
   }
+}
+
+// Models: page_add_anon_rmap(page, vma, addr, flags) (mm/rmap.c, 5.19).
+// Locking: PT lock held. A non-first mapping must never be exclusive.
+// PTE mappings only (no RMAP_COMPOUND): the PMD-mapping callers, THP swap-in
+// and THP migration, are not modelled.
+template <class Env>
+void page_add_anon_rmap(Env &env, typename Env::page_t *page, unsigned flags) {
+  const bool first = page->_mapcount.fetch_add(1, std::memory_order_relaxed) == -1;
+  set_anon_exclusive_first(env, page, first, flags);
+}
+
+// The same, for a page that may not be anon yet (a swap-in's page, read from
+// the slot: do_swap_page, 6.1). Its first mapping makes it anon, as
+// __page_set_anon_rmap does; the kernel picks the root anon_vma for a
+// non-exclusive page, which the model (one anon_vma per mm, rmap walks by
+// address) cannot tell apart. Locking: PT lock and page lock held.
+template <class Env>
+void page_add_anon_rmap(Env &env, typename Env::page_t *page, typename Env::mm_t &mm,
+                        unsigned long addr, unsigned flags) {
+  const bool first = page->_mapcount.fetch_add(1, std::memory_order_relaxed) == -1;
+  if (first && !PageAnon(page)) {
+    page->mapping.store(anon_mapping<Env>(mm), std::memory_order_relaxed);
+    page->index.store(addr, std::memory_order_relaxed);
+  }
+  set_anon_exclusive_first(env, page, first, flags);
 }
 
 // Models: page_remove_rmap() (mm/rmap.c). Locking: PT lock held. The flag

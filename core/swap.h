@@ -3,9 +3,16 @@
 // currently caches a slot). Models mm/swapfile.c and mm/swap_state.c at the
 // granularity the protocol needs.
 //
-// Simplifications: one device; the swap cache is a per-slot pointer; slot
-// allocation and counts are under one device lock (the kernel uses
-// per-cluster locks and the SWAP_HAS_CACHE bit in swap_map).
+// The device's kind is its SWP_SYNCHRONOUS_IO flag (swap_info_struct
+// flags, fixed at swapon): set for zram, pmem, brd, whose reads complete
+// synchronously, so that do_swap_page may bypass the swap cache; clear for
+// a disk, where every swap-in goes through the swap cache. The machine is
+// built with a disk; set_synchronous_io() changes the kind between runs.
+//
+// Simplifications: one device; the swap cache is a per-slot pointer plus
+// the slot's SWAP_HAS_CACHE bit (has_cache); slot allocation and counts are
+// under one device lock (the kernel uses per-cluster locks and keeps counts
+// and SWAP_HAS_CACHE in the swap_map byte).
 #pragma once
 
 #include <memory>
@@ -20,9 +27,27 @@ template <template <class> class Atomic = std::atomic>
 class basic_swap_device {
  public:
   using page_t = basic_page<Atomic>;
-  explicit basic_swap_device(unsigned long nr_slots) : slots_(new slot[nr_slots]) {
+  static constexpr unsigned long SWP_SYNCHRONOUS_IO = 1ul << 12;  // the kernel's bit
+
+  explicit basic_swap_device(unsigned long nr_slots, unsigned long flags = 0)
+      : flags_(flags), nr_slots_(nr_slots), slots_(new slot[nr_slots]) {
     for (unsigned long i = nr_slots; i > 1; i--) free_.push_back(i - 1);  // slot 0 unused
   }
+
+  // si->flags & SWP_SYNCHRONOUS_IO. The kernel reads it with data_race():
+  // it is set at swapon and never changes under a fault. Here it may change
+  // between two iterations of a harness, which the harness's rendezvous
+  // orders; relaxed is all a reader needs.
+  bool synchronous_io() const {
+    return flags_.load(std::memory_order_relaxed) & SWP_SYNCHRONOUS_IO;
+  }
+  void set_synchronous_io(bool on) {
+    flags_.store(on ? SWP_SYNCHRONOUS_IO : 0, std::memory_order_relaxed);
+  }
+
+  // vm_swap_full(): more than half of the slots in use (what
+  // mem_cgroup_swap_full() falls back to without a memory cgroup).
+  bool vm_swap_full() { return nr_free() * 2 < nr_slots_ - 1; }
 
   // add_to_swap: allocate a slot and put the (locked) page into the swap
   // cache; the cache holds one reference. False when swap is full.
@@ -34,6 +59,7 @@ class basic_swap_device {
       off = free_.back();
       free_.pop_back();
       slots_[off].cache = page;
+      slots_[off].has_cache = true;
       slots_[off].count = 0;
     }
     get_page(page);
@@ -54,7 +80,30 @@ class basic_swap_device {
     lock_guard<spinlock_t> g(lock_);
     slot &s = slots_[off];
     VM_BUG_ON_PFN(s.count <= 0, -1, "swap_free on an unused slot");
-    if (--s.count == 0 && !s.cache) free_.push_back(off);
+    if (--s.count == 0 && !s.has_cache) free_.push_back(off);
+  }
+
+  // swapcache_prepare: take SWAP_HAS_CACHE for a swap-in that will read the
+  // slot. False if another swap-in holds it or a page caches the slot
+  // (-EEXIST), or no swap PTE refers to the slot any more (-ENOENT). While
+  // held, the slot is not freed, so it cannot be reused under the reader.
+  bool swapcache_prepare(unsigned long off) {
+    lock_guard<spinlock_t> g(lock_);
+    slot &s = slots_[off];
+    if (s.has_cache || s.count == 0) return false;
+    s.has_cache = true;
+    return true;
+  }
+
+  // swapcache_clear: drop a SWAP_HAS_CACHE that no page took over (the
+  // bypass swap-in's); the slot is freed if no swap PTE refers to it.
+  void swapcache_clear(unsigned long off) {
+    lock_guard<spinlock_t> g(lock_);
+    slot &s = slots_[off];
+    if (VM_BUG_ON_PFN(!s.has_cache || s.cache, -1, "swapcache_clear without a bare SWAP_HAS_CACHE"))
+      return;
+    s.has_cache = false;
+    if (s.count == 0) free_.push_back(off);
   }
 
   int swap_count(unsigned long off) {
@@ -81,12 +130,14 @@ class basic_swap_device {
     return p;
   }
 
-  // add a freshly read page to the swap cache (swap-in through the cache).
+  // add a freshly read page to the swap cache (swap-in through the cache);
+  // takes over the SWAP_HAS_CACHE of a swapcache_prepare() if there was one.
   bool add_to_swap_cache(page_t *page, unsigned long off) {
     {
       lock_guard<spinlock_t> g(lock_);
       if (slots_[off].cache) return false;
       slots_[off].cache = page;
+      slots_[off].has_cache = true;
     }
     get_page(page);
     page->private_.store(off, std::memory_order_relaxed);
@@ -101,6 +152,7 @@ class basic_swap_device {
     {
       lock_guard<spinlock_t> g(lock_);
       slots_[off].cache = nullptr;
+      slots_[off].has_cache = false;
       if (slots_[off].count == 0) free_.push_back(off);
     }
     ClearPageSwapCache(page);
@@ -125,9 +177,12 @@ class basic_swap_device {
  private:
   struct slot {
     int count = 0;
+    bool has_cache = false;  // SWAP_HAS_CACHE: cache != nullptr, or a swap-in's prepare
     page_t *cache = nullptr;
     uint64_t data[kWordsPerPage] = {};
   };
+  Atomic<unsigned long> flags_;
+  const unsigned long nr_slots_;
   spinlock_t lock_;
   std::unique_ptr<slot[]> slots_;
   std::vector<unsigned long> free_;

@@ -418,6 +418,8 @@ void write_run(json &j, const cell_result &r) {
       .kv("unshares", t.unshares)
       .kv("share_busy", t.share_busy)
       .kv("swapouts", t.swapouts)
+      .kv("swapin_bypass", t.swapin_bypass)
+      .kv("swapin_swapcache", t.swapin_swapcache)
       .kv("migrations", t.migrations)
       .kv("gup_slow", t.gup_slow)
       .end_obj();

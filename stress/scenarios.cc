@@ -66,6 +66,15 @@ void make_pte_ro_clean(mm_struct &mm, unsigned long addr) {
   edit_present_pte(mm, addr, [](pte_t pte) { return pte_mkclean(pte_wrprotect(pte)); });
 }
 
+// The swap scenarios race both kinds of swap device: a SWP_SYNCHRONOUS_IO
+// one (zram, pmem), where a swap-in of a slot with one swap PTE bypasses the
+// swap cache, and a disk, where every swap-in goes through it. Set by role 0
+// in reset(), so the kind is fixed for the iteration (the kernel's is fixed
+// at swapon); the rendezvous orders it before the other roles' faults.
+void alternate_swap_device(actor &a, bool synchronous) {
+  a.env.m->swap.set_synchronous_io(synchronous);
+}
+
 outcome pick(bool x, bool y, const char *both, const char *only_x, const char *only_y,
              const char *none, grade both_grade = grade::forbidden) {
   if (x && y) return {both, both_grade};
@@ -106,7 +115,10 @@ struct clearer_vs_gup_fast final : one_page {
   // Odd rounds: the exclusive page behind a R/O clean PTE and a R/O pin, so
   // that nothing locked sits between the clearer's (A1) and (A2)
   // (SetPageDirty is a locked RMW, a full barrier on x86).
+  // Swap-out: the device kind alternates every two rounds, so that both
+  // kinds meet both pin kinds.
   void reset(actor &a) override {
+    if (!Migrate) alternate_swap_device(a, a.iteration & 2);
     one_page::reset(a);
     if (a.iteration & 1) make_pte_ro_clean(mm, A);
   }
@@ -487,6 +499,10 @@ struct swap_getref_odirect final : one_page {
   using one_page::one_page;
   page *ref = nullptr;
   bool swapped = false;
+  void reset(actor &a) override {
+    alternate_swap_device(a, a.iteration & 1);
+    one_page::reset(a);
+  }
   void step(actor &a) override {
     if (a.role == 0) {
       swapped = p && shrink_page(a.env, p);
@@ -543,6 +559,7 @@ struct flags_lock_vs_exclusive final : one_page {
   }
   void reset(actor &a) override {
     done.store(false, std::memory_order_relaxed);
+    alternate_swap_device(a, a.iteration & 1);
     one_page::reset(a);
     hold(a);
   }

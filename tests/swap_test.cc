@@ -168,5 +168,41 @@ TEST_F(Swap, TryToFreeSwap) {
   EXPECT_EQ(swap.nr_free(), kSlots - 1);
 }
 
+// swapcache_prepare takes SWAP_HAS_CACHE once, only for a slot that swap
+// PTEs refer to and no page caches; while held, the slot outlives its last
+// swap PTE; swapcache_clear frees it then. The device kind is a flag.
+TEST_F(Swap, SwapcachePrepareAndClear) {
+  EXPECT_FALSE(swap.synchronous_io()) << "built as a disk";
+  swap.set_synchronous_io(true);
+  EXPECT_TRUE(swap.synchronous_io());
+  page *p = new_anon_page(9);
+  ASSERT_TRUE(swap.add_to_swap(p));
+  const unsigned long off = slot_of(p);
+  swap.swap_duplicate(off);
+  EXPECT_FALSE(swap.swapcache_prepare(off)) << "-EEXIST: a page caches the slot";
+  swap.delete_from_swap_cache(m.mem, 0, p);
+  EXPECT_TRUE(swap.swapcache_prepare(off));
+  EXPECT_FALSE(swap.swapcache_prepare(off)) << "-EEXIST: another swap-in holds it";
+  page *q = new_anon_page(0);
+  EXPECT_FALSE(swap.add_to_swap(q) && slot_of(q) == off) << "a held slot is not free";
+  if (PageSwapCache(q)) swap.delete_from_swap_cache(m.mem, 0, q);
+  swap.swap_free(off);  // the last swap PTE goes while the swap-in holds the slot
+  EXPECT_EQ(swap.nr_free(), kSlots - 2);
+  swap.swapcache_clear(off);
+  EXPECT_EQ(swap.nr_free(), kSlots - 1);
+  EXPECT_FALSE(swap.swapcache_prepare(off)) << "-ENOENT: no swap PTE refers to it";
+  m.mem.put_page(0, q);
+  m.mem.put_page(0, p);
+}
+
+// swapcache_clear with no bare SWAP_HAS_CACHE to drop is a model bug.
+TEST_F(Swap, SwapcacheClearUnheldReported) {
+  page *p = new_anon_page(2);
+  ASSERT_TRUE(swap.add_to_swap(p));
+  swap.swapcache_clear(slot_of(p));  // the cache's SWAP_HAS_CACHE, not a prepare's
+  EXPECT_EQ(sink.count("VM_BUG_ON:swapcache_clear without a bare SWAP_HAS_CACHE"), 1u);
+  sink.reset();
+}
+
 }  // namespace
 }  // namespace anonx
