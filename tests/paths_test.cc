@@ -1068,5 +1068,68 @@ TEST(PathsV518, SwapOutOfPinnedPageIsRefusedByTheRacyCheck) {
   w.finish({&mm});
 }
 
+// ---- v6.2: R/O long-term pins of non-anon pages in COW mappings -----------------
+
+// 84209e87c696 (v6.2): a R/O FOLL_LONGTERM pin of a private file mapping's
+// page-cache page unshares it (gup_must_unshare, then do_wp_page copies it
+// into an exclusive anon page mapped R/O) and pins the copy: the process's
+// later write fault reuses that page, so the device sees the write. Up to
+// 6.1 the pin takes the page-cache page; the write fault COWs away from it
+// and the pin is left on a page the process no longer maps: the incoherence
+// the commit fixes. GUP-fast has no VMA: the v6.2 pin falls back to slow GUP.
+// A pin without FOLL_LONGTERM keeps the page-cache page in both.
+TEST(PathsV62, ReadOnlyLongtermPinOfPrivateFilePageIsCoherentFromV62) {
+  constexpr unsigned long kF = 40;  // a private file mapping [40, 41)
+  constexpr uint64_t kFile = 0xf11e;
+  for (const generation g : {generation::v6_1, generation::v6_2}) {
+    SCOPED_TRACE(generation_name(g));
+    const bool v62 = g == generation::v6_2;
+    world w(g);
+    mm_struct mm(w.m);
+    page *file = w.env.alloc_page(0);  // a page-cache page: the cache holds this reference
+    ASSERT_NE(file, nullptr);
+    w.m.mem.write_word(file->pfn, 0, kFile);
+    mmap_region(w.env, mm, kF, 1, kRW, static_cast<long>(file->pfn));
+    ASSERT_EQ(w.read(mm, kF), kFile);  // do_read_fault_file: the page-cache page, R/O
+    ASSERT_EQ(w.page_at(mm, kF), file);
+    ASSERT_FALSE(pte_write(w.entry(mm, kF)));
+
+    page *shortterm = w.pin(mm, kF, 0);
+    EXPECT_EQ(shortterm, file) << "no FOLL_LONGTERM: no unshare";
+    if (shortterm) unpin_user_page(w.env, shortterm);
+
+    const auto fallbacks = w.st.gup_fast_fallback;
+    page *p = w.pin(mm, kF, FOLL_LONGTERM);
+    ASSERT_NE(p, nullptr);
+    EXPECT_EQ(w.st.gup_fast_fallback - fallbacks, v62 ? 1u : 0u)
+        << "v6.2: GUP-fast cannot see the VMA and falls back to slow GUP";
+    if (v62) {
+      EXPECT_NE(p, file) << "unshared: an anon copy, not the page-cache page";
+      EXPECT_TRUE(PageAnon(p));
+      EXPECT_TRUE(excl(p));
+      EXPECT_EQ(w.page_at(mm, kF), p);
+      EXPECT_FALSE(pte_write(w.entry(mm, kF))) << "unshare maps the copy R/O";
+      EXPECT_EQ(w.st.unshares, 1u);
+    } else {
+      EXPECT_EQ(p, file) << "6.1: the pin takes the page-cache page";
+    }
+    EXPECT_EQ(w.dma_read(p), kFile);
+    ASSERT_TRUE(w.write(mm, kF, 43));
+    if (v62) {
+      EXPECT_EQ(w.page_at(mm, kF), p) << "the write fault reuses the exclusive copy";
+      EXPECT_EQ(w.dma_read(p), 43u) << "the pin sees the process's write";
+    } else {
+      EXPECT_NE(w.page_at(mm, kF), p) << "6.1: the write fault COWs away from the pinned page";
+      EXPECT_EQ(w.dma_read(p), kFile) << "6.1: the pin went incoherent";
+    }
+    EXPECT_EQ(w.m.mem.read_word(file->pfn, 0), kFile) << "a private mapping never writes the file";
+    unpin_user_page(w.env, p);
+    check_mm(w.env, mm);
+    exit_mmap(w.env, mm);
+    w.env.put_page(file);
+    w.finish({&mm});
+  }
+}
+
 }  // namespace
 }  // namespace anonx
