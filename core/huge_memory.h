@@ -40,7 +40,7 @@ template <class Env>
 void zap_deposited_table(Env &env, typename Env::mm_t &mm, unsigned long addr)
     REQUIRES(mm.page_table_lock) {
   const long t = pgtable_trans_huge_withdraw(mm, addr);
-  VM_BUG_ON_PFN(t < 0, addr, "zap_deposited_table: a THP without its table");
+  VM_BUG_ON_PFN(t < 0, addr, "a PMD-mapped THP without its deposited table");
   if (t >= 0) env.m->tables.free(static_cast<unsigned long>(t));
 }
 
@@ -94,7 +94,7 @@ void __split_huge_pmd(Env &env, typename Env::mm_t &mm, unsigned long addr) {
   pmdp->exchange(0, std::memory_order_seq_cst);  // pmdp_invalidate
   const bool anon_exclusive = env.has_anon_exclusive() && PageAnonExclusive(head);
   const long t = pgtable_trans_huge_withdraw(mm, addr);
-  VM_BUG_ON_PFN(t < 0, head->pfn, "__split_huge_pmd: a THP without its deposited table");
+  VM_BUG_ON_PFN(t < 0, head->pfn, "a PMD-mapped THP without its deposited table");
   if (t < 0) {  // a model bug, reported above: leave the THP mapped
     pmdp->store(pmd.v, std::memory_order_release);
     return;
