@@ -114,7 +114,9 @@ int copy_page_range(Env &env, typename Env::mm_t &dst, typename Env::mm_t &src,
     const unsigned long next = src.pmd_addr_end(addr, vma.vm_end);
     const pmd_t pmd{src.pmd_offset(addr)->load(std::memory_order_relaxed)};
     if (pmd_trans_huge(pmd)) {
-      if (copy_huge_pmd(env, dst, src, addr) == 0) {
+      const int r = copy_huge_pmd(env, dst, src, addr);
+      if (r != -EAGAIN) {  // copied, or no table for the child (-ENOMEM)
+        ret = r;
         addr = next;
         continue;
       }

@@ -7,17 +7,28 @@
 
 namespace anonx {
 
-// Models: gup_must_unshare() (mm/internal.h / include/linux/mm.h, 6.2).
+// Models: gup_must_unshare() (include/linux/mm.h, checked against 6.1.192;
+// mm/internal.h, checked against 6.12, for v6.2).
 // Must a R/O pin of this page first unshare it? Only FOLL_PIN without
-// FOLL_WRITE on an anon page that is not exclusive (KSM pages never are).
+// FOLL_WRITE. An anon page: when it is not exclusive (KSM pages never are).
+// A non-anon page: never before v6.2, so a R/O long-term pin of a private
+// file mapping's page-cache page goes incoherent at the process's next
+// write fault (the COW). From v6.2 (84209e87c696) a FOLL_LONGTERM pin of
+// one in a COW mapping unshares it (do_wp_page copies it into an exclusive
+// anon page); GUP-fast has no VMA (vma == nullptr) to tell a COW mapping
+// from a shared one, so there it always falls back to slow GUP.
 // In GUP-fast (B5) the smp_rmb pairs with smp_mb__after_atomic() after (A3)
 // in page_try_share_anon_rmap: if (B4) saw (A4)'s PTE, (B5) sees (A3).
 template <class Env>
-ANONX_INLINE bool gup_must_unshare(Env &env, unsigned flags, typename Env::page_t *page) {
+ANONX_INLINE bool gup_must_unshare(Env &env, const vm_area_struct *vma, unsigned flags,
+                                   typename Env::page_t *page) {
   if ((flags & (FOLL_WRITE | FOLL_PIN)) != FOLL_PIN) return false;
   if (!env.has_anon_exclusive()) return false;  // v5.18: R/O pins never unshare
+  if (!PageAnon(page)) {
+    if (!env.proto.at_least(generation::v6_2) || !(flags & FOLL_LONGTERM)) return false;
+    return !vma || vma->is_cow_mapping();
+  }
   if (env.proto.mutant_is(mutant::ro_pin_no_unshare)) return false;
-  if (!PageAnon(page)) return false;
   if (env.proto.at_least(generation::v6_1) && !env.proto.mutant_is(mutant::b8_no_wmb_rmb))
     smp_rmb();  // pairs with smp_mb__after_atomic() after (A3)
   env.at("B5");
@@ -104,7 +115,7 @@ long gup_pte_range(Env &env, typename Env::mm_t &mm, pmd_t pmd, unsigned long ad
       return nr;
     }
     env.at("B4_OK");  // re-check passed; the pin is not yet the caller's
-    if (!pte_write(pte) && gup_must_unshare(env, flags, page)) {  // (B5)
+    if (!pte_write(pte) && gup_must_unshare(env, nullptr, flags, page)) {  // (B5)
       gup_put_folio(env, head, 1, flags);
       return nr;
     }
@@ -133,7 +144,7 @@ long gup_huge_pmd(Env &env, typename Env::mm_t &mm, pmd_t pmd, unsigned long add
     gup_put_folio(env, head, static_cast<int>(refs), flags);
     return nr;
   }
-  if (!pte_write(pmd) && gup_must_unshare(env, flags, head)) {  // (B5)
+  if (!pte_write(pmd) && gup_must_unshare(env, nullptr, flags, head)) {  // (B5)
     gup_put_folio(env, head, static_cast<int>(refs), flags);
     return nr;
   }
@@ -219,7 +230,7 @@ typename Env::page_t *follow_page_pte(Env &env, typename Env::mm_t &mm, const vm
     if (pmdp->load(std::memory_order_relaxed) != pmd.v) return nullptr;
     auto *head = env.pfn_to_page(pte_pfn(pmd));
     if ((flags & FOLL_WRITE) && !pte_write(pmd)) return nullptr;
-    if (!pte_write(pmd) && gup_must_unshare(env, flags, head)) {
+    if (!pte_write(pmd) && gup_must_unshare(env, &vma, flags, head)) {
       *fault_flags = FAULT_FLAG_UNSHARE;
       return nullptr;
     }
@@ -237,7 +248,7 @@ typename Env::page_t *follow_page_pte(Env &env, typename Env::mm_t &mm, const vm
   auto *page = env.pfn_to_page(pte_pfn(pte));
   if ((flags & FOLL_WRITE) && !can_follow_write_pte(env, pte, page, flags, vma))  // (2)
     return nullptr;
-  if (!pte_write(pte) && gup_must_unshare(env, flags, page)) {  // (3) -EMLINK
+  if (!pte_write(pte) && gup_must_unshare(env, &vma, flags, page)) {  // (3) -EMLINK
     *fault_flags = FAULT_FLAG_UNSHARE;
     return nullptr;
   }

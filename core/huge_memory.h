@@ -13,49 +13,93 @@
 
 namespace anonx {
 
-// Models: do_huge_pmd_anonymous_page(). Locking: mmap_lock read; takes the
-// PMD lock. Steps: allocate an order-9 page, clear it; under the PMD lock,
-// pmd_none re-check, page_add_new_anon_rmap(compound): the flag goes on the
-// head only; publish.
+// Models: pgtable_trans_huge_deposit() / pgtable_trans_huge_withdraw()
+// (mm/pgtable-generic.c, checked against 6.1.192): the PTE table kept with a
+// PMD-mapped THP, so that a split never has to allocate (it cannot fail).
+// The kernel keeps a list per PMD table page; the model one slot per PMD
+// entry (one THP per entry, so one table). Locking: the PMD lock.
+template <class Mm>
+void pgtable_trans_huge_deposit(Mm &mm, unsigned long addr, long t) REQUIRES(mm.page_table_lock) {
+  long &slot = mm.pmd_huge_pte[addr / PTRS_PER_PTE];
+  VM_BUG_ON_PFN(slot >= 0, static_cast<unsigned long>(t), "a PMD with two deposited tables");
+  slot = t;
+}
+template <class Mm>
+long pgtable_trans_huge_withdraw(Mm &mm, unsigned long addr) REQUIRES(mm.page_table_lock) {
+  long &slot = mm.pmd_huge_pte[addr / PTRS_PER_PTE];
+  const long t = slot;
+  slot = -1;
+  return t;
+}
+
+// Models: zap_deposited_table() (mm/huge_memory.c): withdraw and pte_free.
+// The table is freed at once, with no wait for GUP-fast: it has not been
+// reachable from the PMD since the THP was mapped (a collapse waited, or
+// relied on the PMD re-check, when it unhooked it). Locking: the PMD lock.
+template <class Env>
+void zap_deposited_table(Env &env, typename Env::mm_t &mm, unsigned long addr)
+    REQUIRES(mm.page_table_lock) {
+  const long t = pgtable_trans_huge_withdraw(mm, addr);
+  VM_BUG_ON_PFN(t < 0, addr, "a PMD-mapped THP without its deposited table");
+  if (t >= 0) env.m->tables.free(static_cast<unsigned long>(t));
+}
+
+// Models: do_huge_pmd_anonymous_page() -> __do_huge_pmd_anonymous_page()
+// (mm/huge_memory.c, checked against 6.1.192). Locking: mmap_lock read;
+// takes the PMD lock. Steps: allocate an order-9 page and a PTE table
+// (pte_alloc_one), clear the page; under the PMD lock, pmd_none re-check,
+// page_add_new_anon_rmap(compound): the flag goes on the head only; deposit
+// the table; publish.
 template <class Env>
 int do_huge_pmd_anonymous_page(Env &env, typename Env::mm_t &mm, const vm_area_struct &vma,
                                unsigned long addr) {
   auto *head = env.alloc_page(HPAGE_PMD_ORDER);
   if (!head) return VM_FAULT_OOM;
+  const long pgtable = env.m->tables.alloc();
+  if (pgtable < 0) {
+    env.put_page(head);
+    return VM_FAULT_OOM;
+  }
   for (unsigned i = 0; i < HPAGE_PMD_NR; i++) env.m->mem.clear_page(head->pfn + i);
   page_published();  // __folio_mark_uptodate
   auto *pmdp = mm.pmd_offset(addr);
   lock_guard<spinlock_t> g(mm.page_table_lock);
   if (!pmd_none(pmd_t{pmdp->load(std::memory_order_relaxed)})) {  // another fault won
+    env.m->tables.free(static_cast<unsigned long>(pgtable));  // never reachable
     env.put_page(head);
     return VM_FAULT_OK;
   }
   page_add_new_anon_rmap(env, head, mm, mm.pmd_start(addr), true);
+  pgtable_trans_huge_deposit(mm, addr, pgtable);
   set_pmd_at(pmdp, pfn_pmd(head->pfn, vma.vm_flags & VM_WRITE));
   return VM_FAULT_OK;
 }
 
-// Models: __split_huge_pmd_locked() for a present anon PMD (no freeze).
+// Models: __split_huge_pmd_locked() for a present anon PMD (no freeze;
+// checked against 6.1.192 mm/huge_memory.c).
 // Locking: mmap_lock (read or write); takes the PMD lock.
 // Steps: invalidate the PMD (GUP-fast's (B4) PMD re-check fails from here),
-// read anon_exclusive from the head, build a PTE table where every subpage
-// inherits the write bit and, if anon_exclusive, PG_anon_exclusive
-// (mutant thp_split_drops_flag: only the head keeps it), then publish it.
+// read anon_exclusive from the head, withdraw the deposited PTE table and
+// fill it: every subpage inherits the write bit and, if anon_exclusive,
+// PG_anon_exclusive (mutant thp_split_drops_flag: only the head keeps it);
+// then publish it. After a collapse the withdrawn table is the old one,
+// its entries none since the collapse cleared them.
 template <class Env>
 void __split_huge_pmd(Env &env, typename Env::mm_t &mm, unsigned long addr) {
   auto *pmdp = mm.pmd_offset(addr);
-  const long t = env.m->tables.alloc();
-  if (t < 0) return;
   lock_guard<spinlock_t> g(mm.page_table_lock);
   const pmd_t pmd{pmdp->load(std::memory_order_relaxed)};
-  if (!pmd_trans_huge(pmd)) {
-    env.m->tables.free(static_cast<unsigned long>(t));
-    return;
-  }
+  if (!pmd_trans_huge(pmd)) return;
   auto *head = env.pfn_to_page(pte_pfn(pmd));
   env.at("SPLIT");
   pmdp->exchange(0, std::memory_order_seq_cst);  // pmdp_invalidate
   const bool anon_exclusive = env.has_anon_exclusive() && PageAnonExclusive(head);
+  const long t = pgtable_trans_huge_withdraw(mm, addr);
+  VM_BUG_ON_PFN(t < 0, head->pfn, "a PMD-mapped THP without its deposited table");
+  if (t < 0) {  // a model bug, reported above: leave the THP mapped
+    pmdp->store(pmd.v, std::memory_order_release);
+    return;
+  }
   auto &table = env.m->tables[static_cast<unsigned long>(t)];
   for (unsigned i = 0; i < HPAGE_PMD_NR; i++) {
     auto *sub = head + i;
@@ -69,6 +113,8 @@ void __split_huge_pmd(Env &env, typename Env::mm_t &mm, unsigned long addr) {
   head->_refcount.fetch_add(HPAGE_PMD_NR - 1, std::memory_order_relaxed);  // one per PTE
   head[1].compound_mapcount.fetch_sub(1, std::memory_order_relaxed);
   check_split_flags(env, head, anon_exclusive);  // I9, inline
+  // pmd_populate after the kernel's smp_wmb: the release orders the entries
+  // before the table (pairs with GUP-fast's acquire of the PMD).
   pmdp->store(mk_pmd_table(static_cast<unsigned long>(t)).v, std::memory_order_release);
 }
 
@@ -107,39 +153,51 @@ int do_huge_pmd_wp_page(Env &env, typename Env::mm_t &mm, const vm_area_struct &
   return VM_FAULT_OK;
 }
 
-// Models: zap_huge_pmd(). Locking: mmap_lock; takes the PMD lock.
+// Models: zap_huge_pmd() (mm/huge_memory.c, checked against 6.1.192).
+// Locking: mmap_lock; takes the PMD lock. Steps: clear the PMD, free the
+// deposited table (zap_deposited_table), drop the rmap and the reference.
 template <class Env>
 void zap_huge_pmd(Env &env, typename Env::mm_t &mm, unsigned long addr) {
   auto *pmdp = mm.pmd_offset(addr);
   lock_guard<spinlock_t> g(mm.page_table_lock);
   const pmd_t pmd{pmdp->exchange(0, std::memory_order_seq_cst)};
   if (!pmd_trans_huge(pmd)) return;
+  zap_deposited_table(env, mm, addr);
   auto *head = env.pfn_to_page(pte_pfn(pmd));
   page_remove_rmap(head, true);
   env.put_page(head);
 }
 
-// Models: copy_huge_pmd() (fork, §3.4). Locking: both mmap_locks write;
-// takes both PMD locks. Returns -EAGAIN after splitting the parent's PMD
-// when the THP may be pinned: the caller then copies it per PTE, deciding
-// per subpage.
+// Models: copy_huge_pmd() (fork, §3.4; checked against 6.1.192
+// mm/huge_memory.c). Locking: both mmap_locks write; takes both PMD locks.
+// Steps: allocate the child's PTE table (pte_alloc_one; none: -ENOMEM);
+// share the THP and deposit the table with the child's PMD; or, when the
+// THP may be pinned, free the table, split the parent's PMD and return
+// -EAGAIN: the caller then copies it per PTE, deciding per subpage.
 template <class Env>
 int copy_huge_pmd(Env &env, typename Env::mm_t &dst, typename Env::mm_t &src, unsigned long addr) {
   auto *spmdp = src.pmd_offset(addr);
   auto *dpmdp = dst.pmd_offset(addr);
+  const long pgtable = env.m->tables.alloc();
+  if (pgtable < 0) return -ENOMEM;
   {
     lock_guard<spinlock_t> gs(src.page_table_lock);
     lock_guard<spinlock_t> gd(dst.page_table_lock);
     const pmd_t pmd{spmdp->load(std::memory_order_relaxed)};
-    if (!pmd_trans_huge(pmd)) return -EAGAIN;
+    if (!pmd_trans_huge(pmd)) {
+      env.m->tables.free(static_cast<unsigned long>(pgtable));
+      return -EAGAIN;
+    }
     auto *head = env.pfn_to_page(pte_pfn(pmd));
     get_page(head);
     if (page_try_dup_anon_rmap(env, src, head, true) == 0) {
+      pgtable_trans_huge_deposit(dst, addr, pgtable);
       if (pte_write(pmd)) spmdp->fetch_and(~_PAGE_RW, std::memory_order_seq_cst);
       dpmdp->store(pte_mkold(pte_wrprotect(pmd)).v, std::memory_order_release);
       return 0;
     }
     env.put_page(head);
+    env.m->tables.free(static_cast<unsigned long>(pgtable));  // never reachable
   }
   __split_huge_pmd(env, src, addr);
   return -EAGAIN;

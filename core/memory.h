@@ -113,8 +113,9 @@ int wp_page_copy(Env &env, typename Env::mm_t &mm, const vm_area_struct &vma, un
   return VM_FAULT_OK;
 }
 
-// Models: do_wp_page() (mm/memory.c, 5.19/6.2; 5.9-5.18 for v5.18), with
-// FAULT_FLAG_UNSHARE (§3.5, §3.6).
+// Models: do_wp_page() (mm/memory.c, checked against 6.1.192; 5.9-5.18 for
+// v5.18; for v6.2 the unshare of a non-anon page in a COW mapping, checked
+// against 6.12), with FAULT_FLAG_UNSHARE (§3.5, §3.6).
 // Locking: mmap_lock read; PT lock held on entry; returns with it dropped.
 // Steps: (1) exclusive => reuse; (2) cheap checks; (3) page lock, free the
 // swap cache, refcount == 1 => page_move_anon_rmap + reuse; else copy.
@@ -126,13 +127,18 @@ int do_wp_page(Env &env, typename Env::mm_t &mm, const vm_area_struct &vma, unsi
   const bool unshare = flags & FAULT_FLAG_UNSHARE;
   auto *page = env.pfn_to_page(pte_pfn(orig));
   bool reuse = false;
-  if (!PageAnon(page)) {  // a file page in a private mapping: always copy
-    if (unshare) {        // nothing to unshare for non-anon pages (5.19)
+  if (!PageAnon(page)) {  // a file page in a private mapping: copy
+    // Unshare (a R/O long-term pin, gup_must_unshare): up to 6.1 there is
+    // nothing to do for a non-anon page and the pin takes the page-cache
+    // page; from 6.2 (84209e87c696) a COW mapping's page is copied into an
+    // exclusive anon page mapped R/O, which the pin takes.
+    if (unshare && !(env.proto.at_least(generation::v6_2) && vma.is_cow_mapping())) {
       table.ptl.unlock();
       return VM_FAULT_OK;
     }
     get_page(page);
     table.ptl.unlock();
+    if (unshare) ++env.stats->unshares;
     return wp_page_copy(env, mm, vma, addr, table, orig, page, flags);
   }
   if (env.has_anon_exclusive() && PageAnonExclusive(page) &&

@@ -4,6 +4,8 @@
 //    leaf (THP) or a pointer to a PTE table of 512 entries with its own
 //    split PT lock; the PMD entries share mm->page_table_lock (the kernel
 //    has split PMD locks too; one is enough for one PMD level).
+//  - every PMD-mapped THP has a PTE table deposited with it (as in the
+//    kernel), which a split withdraws instead of allocating.
 //  - mmap_lock (rwsem), write_protect_seq (seqcount, written by fork with
 //    mmap_lock held for write), the mm flags word with MMF_HAS_PINNED.
 //  - VMAs: anonymous private mappings, page granular addresses (an address
@@ -137,6 +139,11 @@ struct basic_mm {
   alignas(kNoFalseSharing) Atomic<unsigned long> flags{0};
   alignas(kNoFalseSharing) spinlock_t page_table_lock;
   Atomic<pteval_t> pmd[kPmdsPerMm] = {};
+  // pmd_huge_pte: per PMD entry, the PTE table deposited with the THP it
+  // maps (pgtable_trans_huge_deposit), or -1. A split withdraws it, a zap
+  // frees it. Under page_table_lock (the PMD lock).
+  long pmd_huge_pte[kPmdsPerMm] = {-1, -1, -1, -1};
+  static_assert(kPmdsPerMm == 4, "pmd_huge_pte's initializer");
   std::vector<vm_area_struct> vmas;  // under mmap_lock
   unsigned long anon_vma;            // identity for page->mapping
 

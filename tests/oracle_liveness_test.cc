@@ -218,6 +218,45 @@ TEST(OracleLiveness, VmBugOn_FollowPagePteSharedPage) {
   exit_mmap(w.env, w.mm);
 }
 
+// Every PMD-mapped THP has one deposited PTE table: a split or a zap that
+// finds none, and a second deposit on the same PMD, are model bugs.
+TEST(OracleLiveness, VmBugOn_ThpWithoutDepositedTable) {
+  world w;
+  mmap_region(w.env, w.mm, 512, 512, VM_READ | VM_WRITE | VM_HUGEPAGE);
+  ASSERT_TRUE(w.write(w.mm, 517, 1));
+  ASSERT_TRUE(pmd_trans_huge(pmd_t{w.mm.pmd_offset(517)->load()}));
+  long t;
+  {
+    lock_guard<spinlock_t> g(w.mm.page_table_lock);
+    t = pgtable_trans_huge_withdraw(w.mm, 512);
+  }
+  ASSERT_GE(t, 0);
+  w.m.tables.free(static_cast<unsigned long>(t));
+  __split_huge_pmd(w.env, w.mm, 517);
+  EXPECT_EQ(w.fired("VM_BUG_ON:a PMD-mapped THP without its deposited table"), 1u);
+  w.sink.reset();
+  exit_mmap(w.env, w.mm);  // zap_deposited_table finds none either
+  EXPECT_EQ(w.fired("VM_BUG_ON:a PMD-mapped THP without its deposited table"), 1u);
+}
+TEST(OracleLiveness, VmBugOn_PmdWithTwoDepositedTables) {
+  world w;
+  mmap_region(w.env, w.mm, 512, 512, VM_READ | VM_WRITE | VM_HUGEPAGE);
+  ASSERT_TRUE(w.write(w.mm, 517, 1));
+  const long t = w.m.tables.alloc();
+  ASSERT_GE(t, 0);
+  long first;
+  {
+    lock_guard<spinlock_t> g(w.mm.page_table_lock);
+    first = w.mm.pmd_huge_pte[1];
+    pgtable_trans_huge_deposit(w.mm, 512, t);
+    w.mm.pmd_huge_pte[1] = first;  // undo: the model keeps one slot
+  }
+  EXPECT_EQ(w.fired("VM_BUG_ON:a PMD with two deposited tables"), 1u);
+  w.sink.reset();
+  w.m.tables.free(static_cast<unsigned long>(t));
+  exit_mmap(w.env, w.mm);
+}
+
 // The harness's fork isolation check (stress/stress.h), on a fork that
 // left one page writable in both processes.
 TEST(OracleLiveness, ForkLeak_ParentAndChildShareAWritablePage) {

@@ -1007,10 +1007,142 @@ TEST_P(Paths, CollapseRefusesPinnedPageThenMapsNewExclusiveThp) {
   EXPECT_TRUE(excl(head)) << "a new THP is exclusive";
   EXPECT_EQ(head[1].compound_mapcount.load(), 0);
   EXPECT_TRUE(PageBuddy(p)) << "the small pages are freed";
-  EXPECT_EQ(w.m.tables[pmd_table_index(before)].in_use.load(), 0) << "old PTE table freed";
+  EXPECT_EQ(w.m.tables[pmd_table_index(before)].in_use.load(), 1) << "old PTE table deposited";
   for (unsigned long a = 0; a < 512; a += 97) EXPECT_EQ(w.read(mm, a), 1000 + a);
   EXPECT_EQ(w.m.mem.nr_free_small(), w.free_small0);
   w.finish({&mm});
+}
+
+// The collapse of a whole PMD of written small pages, [0, 512), each
+// holding 1000 + its address. Returns the PMD it replaced (a table).
+pmd_t collapse_written_range(world &w, mm_struct &mm) {
+  mmap_region(w.env, mm, 0, 512, kRW);
+  for (unsigned long a = 0; a < 512; a++) EXPECT_TRUE(w.write(mm, a, 1000 + a));
+  const pmd_t before = w.pmd(mm, 0);
+  EXPECT_TRUE(pmd_table(before));
+  return before;
+}
+unsigned tables_in_use(world &w) {
+  unsigned n = 0;
+  for (unsigned t = 0; t < world::kTables; t++) n += w.m.tables[t].in_use.load() != 0;
+  return n;
+}
+
+// 6.1 __collapse_huge_page_copy: ptep_clear of each entry after its copy,
+// and collapse_huge_page deposits the emptied table with the THP.
+TEST_P(Paths, CollapseClearsTheOldPtesAndDepositsTheTable) {
+  world w(GetParam());
+  mm_struct mm(w.m);
+  const pmd_t before = collapse_written_range(w, mm);
+  const unsigned long t = pmd_table_index(before);
+  ASSERT_TRUE(collapse_huge_page(w.env, mm, 0));
+  ASSERT_TRUE(pmd_trans_huge(w.pmd(mm, 0)));
+  EXPECT_EQ(w.m.tables[t].in_use.load(), 1) << "the old table is deposited, not freed";
+  EXPECT_EQ(mm.pmd_huge_pte[0], static_cast<long>(t));
+  for (unsigned i = 0; i < PTRS_PER_PTE; i++)
+    ASSERT_TRUE(pte_none(pte_t{w.m.tables[t].pte[i].load()})) << "old PTE " << i << " not cleared";
+  w.finish({&mm});
+}
+
+// SCAN_PAGE_RO: __collapse_huge_page_isolate refuses a range in which no
+// PTE is writable, whether the VMA lost VM_WRITE (mprotect) or not (every
+// PTE write-protected, then VM_WRITE back: nothing written since).
+TEST_P(Paths, CollapseRefusesAnAllReadOnlyRange) {
+  for (const bool vm_write : {false, true}) {
+    SCOPED_TRACE(vm_write ? "VM_WRITE, R/O PTEs" : "no VM_WRITE");
+    world w(GetParam());
+    mm_struct mm(w.m);
+    const pmd_t before = collapse_written_range(w, mm);
+    ASSERT_EQ(mprotect(w.env, mm, 0, 512, false), 0);
+    if (vm_write) ASSERT_EQ(mprotect(w.env, mm, 0, 512, true), 0);
+    page *p = w.page_at(mm, 7);
+    EXPECT_FALSE(collapse_huge_page(w.env, mm, 0)) << "SCAN_PAGE_RO";
+    EXPECT_EQ(w.pmd(mm, 0).v, before.v) << "PMD restored";
+    EXPECT_EQ(w.page_at(mm, 7), p);
+    EXPECT_EQ(w.m.mem.nr_free_huge(), w.free_huge0);
+    EXPECT_EQ(w.read(mm, 7), 1007u);
+    w.finish({&mm});
+  }
+}
+
+// maybe_pmd_mkwrite: the THP's PMD is writable iff the VMA has VM_WRITE,
+// whatever the old PTEs said. One writable PTE among R/O ones in a
+// VM_WRITE VMA gives a writable PMD. The converse needs a writable PTE in
+// a VMA without VM_WRITE, which the kernel never shows khugepaged (mprotect
+// changes both under the mmap write lock); the test clears VM_WRITE by hand,
+// the only way to tell "from the VMA" from "from any PTE".
+TEST_P(Paths, CollapsedPmdIsWritableIffVmWrite) {
+  {
+    world w(GetParam());
+    mm_struct mm(w.m);
+    collapse_written_range(w, mm);
+    ASSERT_EQ(mprotect(w.env, mm, 0, 512, false), 0);
+    ASSERT_EQ(mprotect(w.env, mm, 0, 512, true), 0);
+    ASSERT_TRUE(w.write(mm, 9, 9));  // exclusive: reused, the one writable PTE
+    ASSERT_TRUE(pte_write(w.entry(mm, 9)));
+    ASSERT_FALSE(pte_write(w.entry(mm, 8)));
+    ASSERT_TRUE(collapse_huge_page(w.env, mm, 0));
+    EXPECT_TRUE(pte_write(w.pmd(mm, 0))) << "VM_WRITE";
+    EXPECT_EQ(w.read(mm, 9), 9u);
+    w.finish({&mm});
+  }
+  {
+    world w(GetParam());
+    mm_struct mm(w.m);
+    collapse_written_range(w, mm);
+    ASSERT_TRUE(pte_write(w.entry(mm, 8)));
+    mm.find_vma(0)->vm_flags &= ~VM_WRITE;
+    ASSERT_TRUE(collapse_huge_page(w.env, mm, 0));
+    ASSERT_TRUE(pmd_trans_huge(w.pmd(mm, 0)));
+    EXPECT_FALSE(pte_write(w.pmd(mm, 0))) << "writable PTEs, no VM_WRITE: R/O";
+    EXPECT_EQ(w.read(mm, 8), 1008u);
+    w.finish({&mm});
+  }
+}
+
+// __split_huge_pmd withdraws the table the collapse deposited: the split
+// allocates nothing and the PMD points at the old table again, refilled
+// with the THP's subpages.
+TEST_P(Paths, SplitAfterCollapseReusesTheDepositedTable) {
+  world w(GetParam());
+  mm_struct mm(w.m);
+  const pmd_t before = collapse_written_range(w, mm);
+  ASSERT_TRUE(collapse_huge_page(w.env, mm, 0));
+  page *head = w.thp_head(mm, 0);
+  const unsigned in_use = tables_in_use(w);
+  __split_huge_pmd(w.env, mm, 7);
+  const pmd_t after = w.pmd(mm, 0);
+  ASSERT_TRUE(pmd_table(after));
+  EXPECT_EQ(pmd_table_index(after), pmd_table_index(before)) << "the deposited table";
+  EXPECT_EQ(tables_in_use(w), in_use) << "the split allocated a table";
+  EXPECT_EQ(mm.pmd_huge_pte[0], -1) << "withdrawn";
+  for (unsigned i = 0; i < PTRS_PER_PTE; i++) ASSERT_EQ(w.page_at(mm, i), head + i) << i;
+  EXPECT_TRUE(excl(head + 7));
+  EXPECT_EQ(w.read(mm, 7), 1007u);
+  w.finish({&mm});
+}
+
+// The deposited table goes with the THP: zap_huge_pmd frees it (MADV_DONTNEED
+// here, exit_mmap in finish() for the huge fault's and fork's), so no table
+// leaks after a collapse, a huge fault or a fork of a THP.
+TEST_P(Paths, ZapOfAThpFreesItsDepositedTable) {
+  world w(GetParam());
+  mm_struct mm(w.m), child(w.m);
+  const pmd_t before = collapse_written_range(w, mm);
+  ASSERT_TRUE(collapse_huge_page(w.env, mm, 0));
+  madvise_dontneed(w.env, mm, 0, 512);
+  EXPECT_TRUE(pmd_none(w.pmd(mm, 0)));
+  EXPECT_EQ(w.m.tables[pmd_table_index(before)].in_use.load(), 0) << "deposited table leaked";
+  EXPECT_EQ(mm.pmd_huge_pte[0], -1);
+  const unsigned in_use = tables_in_use(w);
+  mmap_region(w.env, mm, kThp, 512, kRW | VM_HUGEPAGE);
+  ASSERT_TRUE(w.write(mm, kTa, 42));
+  ASSERT_TRUE(pmd_trans_huge(w.pmd(mm, kTa)));
+  EXPECT_EQ(tables_in_use(w), in_use + 1) << "the huge fault deposits a table";
+  ASSERT_EQ(dup_mmap(w.env, child, mm), 0);
+  ASSERT_TRUE(pmd_trans_huge(w.pmd(child, kTa)));
+  EXPECT_EQ(tables_in_use(w), in_use + 2) << "fork deposits one with the child's PMD";
+  w.finish({&child, &mm});
 }
 
 // ---- §3.12 zap and free ------------------------------------------------------
@@ -1129,6 +1261,69 @@ TEST(PathsV518, SwapOutOfPinnedPageIsRefusedByTheRacyCheck) {
   EXPECT_FALSE(PageSwapCache(p)) << "refused before add_to_swap";
   unpin_user_page(w.env, p);
   w.finish({&mm});
+}
+
+// ---- v6.2: R/O long-term pins of non-anon pages in COW mappings -----------------
+
+// 84209e87c696 (v6.2): a R/O FOLL_LONGTERM pin of a private file mapping's
+// page-cache page unshares it (gup_must_unshare, then do_wp_page copies it
+// into an exclusive anon page mapped R/O) and pins the copy: the process's
+// later write fault reuses that page, so the device sees the write. Up to
+// 6.1 the pin takes the page-cache page; the write fault COWs away from it
+// and the pin is left on a page the process no longer maps: the incoherence
+// the commit fixes. GUP-fast has no VMA: the v6.2 pin falls back to slow GUP.
+// A pin without FOLL_LONGTERM keeps the page-cache page in both.
+TEST(PathsV62, ReadOnlyLongtermPinOfPrivateFilePageIsCoherentFromV62) {
+  constexpr unsigned long kF = 40;  // a private file mapping [40, 41)
+  constexpr uint64_t kFile = 0xf11e;
+  for (const generation g : {generation::v6_1, generation::v6_2}) {
+    SCOPED_TRACE(generation_name(g));
+    const bool v62 = g == generation::v6_2;
+    world w(g);
+    mm_struct mm(w.m);
+    page *file = w.env.alloc_page(0);  // a page-cache page: the cache holds this reference
+    ASSERT_NE(file, nullptr);
+    w.m.mem.write_word(file->pfn, 0, kFile);
+    mmap_region(w.env, mm, kF, 1, kRW, static_cast<long>(file->pfn));
+    ASSERT_EQ(w.read(mm, kF), kFile);  // do_read_fault_file: the page-cache page, R/O
+    ASSERT_EQ(w.page_at(mm, kF), file);
+    ASSERT_FALSE(pte_write(w.entry(mm, kF)));
+
+    page *shortterm = w.pin(mm, kF, 0);
+    EXPECT_EQ(shortterm, file) << "no FOLL_LONGTERM: no unshare";
+    if (shortterm) unpin_user_page(w.env, shortterm);
+
+    const auto fallbacks = w.st.gup_fast_fallback;
+    page *p = w.pin(mm, kF, FOLL_LONGTERM);
+    ASSERT_NE(p, nullptr);
+    EXPECT_EQ(w.st.gup_fast_fallback - fallbacks, v62 ? 1u : 0u)
+        << "v6.2: GUP-fast cannot see the VMA and falls back to slow GUP";
+    if (v62) {
+      EXPECT_NE(p, file) << "unshared: an anon copy, not the page-cache page";
+      EXPECT_TRUE(PageAnon(p));
+      EXPECT_TRUE(excl(p));
+      EXPECT_EQ(w.page_at(mm, kF), p);
+      EXPECT_FALSE(pte_write(w.entry(mm, kF))) << "unshare maps the copy R/O";
+      EXPECT_EQ(w.st.unshares, 1u);
+    } else {
+      EXPECT_EQ(p, file) << "6.1: the pin takes the page-cache page";
+    }
+    EXPECT_EQ(w.dma_read(p), kFile);
+    ASSERT_TRUE(w.write(mm, kF, 43));
+    if (v62) {
+      EXPECT_EQ(w.page_at(mm, kF), p) << "the write fault reuses the exclusive copy";
+      EXPECT_EQ(w.dma_read(p), 43u) << "the pin sees the process's write";
+    } else {
+      EXPECT_NE(w.page_at(mm, kF), p) << "6.1: the write fault COWs away from the pinned page";
+      EXPECT_EQ(w.dma_read(p), kFile) << "6.1: the pin went incoherent";
+    }
+    EXPECT_EQ(w.m.mem.read_word(file->pfn, 0), kFile) << "a private mapping never writes the file";
+    unpin_user_page(w.env, p);
+    check_mm(w.env, mm);
+    exit_mmap(w.env, mm);
+    w.env.put_page(file);
+    w.finish({&mm});
+  }
 }
 
 }  // namespace
