@@ -380,7 +380,7 @@ TEST_P(CowTable, Run) {
 INSTANTIATE_TEST_SUITE_P(
     Cow, CowTable,
     ::testing::Combine(::testing::Range(0u, kNrCases), ::testing::Values(kind::base, kind::thp),
-                       ::testing::Values(generation::v5_18, generation::v5_19, generation::v6_2)),
+                       ::testing::ValuesIn(kGenerations)),
     param_name);
 
 // The table's checks can fail: each replayed historical bug (kernel-protocol
