@@ -125,8 +125,11 @@ long gup_pte_range(Env &env, typename Env::mm_t &mm, pmd_t pmd, unsigned long ad
   return nr;
 }
 
-// Models: gup_huge_pmd() (mm/gup.c): the same steps on a huge PMD; the pin
-// is taken on the folio (pincount), the unshare check on the head.
+// Models: gup_huge_pmd() (mm/gup.c, checked against 6.1.192): the same
+// steps on a huge PMD; the pin is taken on the folio (pincount), the unshare
+// check on the head. The PMD re-check is the entry itself, in every
+// generation; the barrier after the pin from 6.1.
+// Simplification: mutant b7_pin_no_mb reorders only the small-page pin.
 template <class Env>
 long gup_huge_pmd(Env &env, typename Env::mm_t &mm, pmd_t pmd, unsigned long addr,
                   unsigned long end, unsigned flags, typename Env::page_t **pages, long nr) {
@@ -152,14 +155,16 @@ long gup_huge_pmd(Env &env, typename Env::mm_t &mm, pmd_t pmd, unsigned long add
   return nr;
 }
 
-// Models: unpin_user_pages_lockless(): undo a walk after the seqcount moved;
-// no sanity check (those pins were never committed).
+// Models: unpin_user_pages_lockless() (mm/gup.c, checked against 6.1.192):
+// undo a walk after the seqcount moved; no sanity check (those pins were
+// never committed).
 template <class Env>
 void unpin_user_pages_lockless(Env &env, typename Env::page_t **pages, long nr, unsigned flags) {
   for (long i = 0; i < nr; i++) gup_put_folio(env, compound_head(pages[i]), 1, flags);
 }
 
-// Models: lockless_pages_from_mm() (mm/gup.c, 6.2).
+// Models: lockless_pages_from_mm() (mm/gup.c, checked against 6.1.192;
+// 6.12's gup_fast() has the same steps).
 // Locking: none. Steps: (2) sample write_protect_seq, odd => slow path (step
 // (1), MMF_HAS_PINNED, is the caller's); (3) IRQs off; (4) the walk; (5) IRQs
 // on; (6) the seqcount moved (a fork ran) => unpin everything, slow path.
@@ -204,6 +209,8 @@ long lockless_pages_from_mm(Env &env, typename Env::mm_t &mm, unsigned long star
 // b2: FOLL_COW (set by __get_user_pages after a COW fault) and a dirty PTE
 // stand in for "we COWed", which a UFFDIO_CONTINUE of a page-cache page
 // (R/O but dirty) satisfies too: CVE-2022-2590.
+// Simplification: no VM_SHARED, soft-dirty or uffd-wp terms (the model has
+// no shared mappings, soft-dirty tracking or userfaultfd-wp).
 template <class Env>
 bool can_follow_write_pte(Env &env, pte_t pte, typename Env::page_t *page, unsigned flags,
                           const vm_area_struct &vma) {
@@ -215,8 +222,12 @@ bool can_follow_write_pte(Env &env, pte_t pte, typename Env::page_t *page, unsig
   return PageAnon(page) && env.has_anon_exclusive() && PageAnonExclusive(page);
 }
 
-// Models: follow_page_pte() (mm/gup.c). Locking: mmap_lock read; takes the
-// PT lock. Returns the page with its reference taken, or nullptr with
+// Models: follow_page_pte() (mm/gup.c, checked against 6.1.192; the huge
+// branch is follow_trans_huge_pmd, mm/huge_memory.c). Locking: mmap_lock
+// read; takes the PT lock (the PMD lock for a huge PMD).
+// Steps: (1) not present: fault; (2) FOLL_WRITE: can_follow_write_pte;
+// (3) a R/O pin of a shared page: -EMLINK, unshare fault; (4) a pinned anon
+// page must be exclusive (VM_BUG_ON); take the reference. Returns the page with its reference taken, or nullptr with
 // *fault_flags set to the fault that would make progress (0: none possible).
 template <class Env>
 typename Env::page_t *follow_page_pte(Env &env, typename Env::mm_t &mm, const vm_area_struct &vma,
@@ -259,8 +270,12 @@ typename Env::page_t *follow_page_pte(Env &env, typename Env::mm_t &mm, const vm
   return page;
 }
 
-// Models: __get_user_pages() (mm/gup.c): look up each page, fault (or
-// unshare) and retry until it is there. Locking: mmap_lock read held.
+// Models: __get_user_pages() -> faultin_page() (mm/gup.c, checked against
+// 6.1.192; before v6.0 the FOLL_COW retry of 5.19): look up each page,
+// fault (or unshare) and retry until it is there. Locking: mmap_lock read
+// held.
+// Simplification: check_vma_flags is reduced to handle_mm_fault's VM_WRITE /
+// FOLL_FORCE test; FOLL_LONGTERM pins are not migrated out of movable zones.
 template <class Env>
 long __get_user_pages(Env &env, typename Env::mm_t &mm, unsigned long start, long nr_pages,
                       unsigned flags, typename Env::page_t **pages) {
@@ -297,7 +312,8 @@ long __get_user_pages(Env &env, typename Env::mm_t &mm, unsigned long start, lon
   return nr;
 }
 
-// Models: mm_set_has_pinned_flag() (mm/gup.c): MMF_HAS_PINNED, test_bit
+// Models: mm_set_has_pinned_flag() (mm/gup.c, checked against 6.1.192):
+// MMF_HAS_PINNED, test_bit
 // before set_bit, so a pin of an mm already marked stores nothing to the
 // shared mm line (the 46x lesson, perf-anchors G2).
 template <class Mm>
@@ -305,7 +321,8 @@ ANONX_INLINE void mm_set_has_pinned_flag(Mm &mm) {
   if (!test_bit(MMF_HAS_PINNED, &mm.flags)) set_bit(MMF_HAS_PINNED, &mm.flags);
 }
 
-// Models: internal_get_user_pages_fast() (mm/gup.c): (1) MMF_HAS_PINNED for
+// Models: internal_get_user_pages_fast() (mm/gup.c, checked against
+// 6.1.192): (1) MMF_HAS_PINNED for
 // a pin, GUP-fast first, slow GUP (mmap_lock read) for the rest unless
 // FOLL_FAST_ONLY. Every call counts as a GUP-fast success or a fallback.
 template <class Env>
@@ -341,7 +358,8 @@ long get_user_pages_fast(Env &env, typename Env::mm_t &mm, unsigned long start, 
   return internal_get_user_pages_fast(env, mm, start, nr_pages, gup_flags | FOLL_GET, pages);
 }
 
-// Models: pin_user_pages() / get_user_pages(): slow GUP only.
+// Models: pin_user_pages() / get_user_pages() (mm/gup.c, checked against
+// 6.1.192, via __gup_longterm_locked): slow GUP only.
 // Locking: takes mmap_lock read.
 template <class Env>
 long pin_user_pages(Env &env, typename Env::mm_t &mm, unsigned long start, long nr_pages,
@@ -362,8 +380,8 @@ long get_user_pages(Env &env, typename Env::mm_t &mm, unsigned long start, long 
   return __get_user_pages(env, mm, start, nr_pages, gup_flags | FOLL_GET, pages);
 }
 
-// Models: sanity_check_pinned_pages() (mm/gup.c, CONFIG_DEBUG_VM): I1 at
-// unpin. Small page: it must be exclusive; THP: the head or the subpage.
+// Models: sanity_check_pinned_pages() (mm/gup.c, CONFIG_DEBUG_VM; checked
+// against 6.1.192): I1 at unpin. Small page: it must be exclusive; THP: the head or the subpage.
 template <class Env>
 void sanity_check_pinned_pages(Env &env, typename Env::page_t *page) {
   if (!env.has_anon_exclusive() || !PageAnon(page)) return;
@@ -371,7 +389,7 @@ void sanity_check_pinned_pages(Env &env, typename Env::page_t *page) {
     report_violation("I1", page->pfn, "unpin: pinned page is not exclusive");
 }
 
-// Models: unpin_user_page() (mm/gup.c).
+// Models: unpin_user_page() (mm/gup.c, checked against 6.1.192).
 template <class Env>
 void unpin_user_page(Env &env, typename Env::page_t *page) {
   if constexpr (Env::oracles) sanity_check_pinned_pages(env, page);

@@ -41,8 +41,10 @@ int do_huge_pmd_wp_page(Env &env, typename Env::mm_t &mm, const vm_area_struct &
 template <class Env>
 void __split_huge_pmd(Env &env, typename Env::mm_t &mm, unsigned long addr);
 
-// Models: __pte_alloc() (mm/memory.c). Locking: mmap_lock read; takes the
-// PMD lock to install a new table.
+// Models: __pte_alloc() -> pmd_install() (mm/memory.c, checked against
+// 6.1.192). Locking: mmap_lock read; takes the PMD lock to install a new
+// table. Simplification: the table is allocated under the PMD lock (the
+// kernel allocates first and frees the spare if another fault won).
 template <class Env>
 int __pte_alloc(Env &env, typename Env::mm_t &mm, unsigned long addr) {
   auto *pmdp = mm.pmd_offset(addr);
@@ -54,8 +56,9 @@ int __pte_alloc(Env &env, typename Env::mm_t &mm, unsigned long addr) {
   return VM_FAULT_OK;
 }
 
-// Models: do_anonymous_page() (mm/memory.c).
-// Locking: mmap_lock read; PT lock held on entry and on return.
+// Models: do_anonymous_page() (mm/memory.c, checked against 6.1.192).
+// Locking: mmap_lock read; PT lock held on entry and on return (the kernel
+// allocates before taking it and re-checks pte_none after).
 // Steps: allocate and clear a page, page_add_new_anon_rmap (exclusive,
 // I10 -> I3), then publish the PTE.
 template <class Env>
@@ -71,14 +74,18 @@ int do_anonymous_page(Env &env, typename Env::mm_t &mm, const vm_area_struct &vm
   return VM_FAULT_OK;
 }
 
-// Models: wp_page_copy() (mm/memory.c). Locking: mmap_lock read; the PT lock
-// is NOT held on entry (do_wp_page dropped it) and is taken to commit.
+// Models: wp_page_copy() (mm/memory.c, checked against 6.1.192). Locking:
+// mmap_lock read; the PT lock is NOT held on entry (do_wp_page dropped it)
+// and is taken to commit.
 // Steps: allocate and copy, re-take the PT lock, pte_same re-check, clear
 // and flush the old PTE, page_add_new_anon_rmap(new) (exclusive), set the
 // new PTE (R/O for UNSHARE), only then page_remove_rmap(old).
 // old: referenced by the caller, never null (the zero page, which the
 // kernel copies from without a struct page, is not modelled). orig maps old
 // for a COW; it is none for do_cow_fault, where old is the file page.
+// Simplification: the clear of the old PTE never waits for GUP-fast, where
+// the kernel's ptep_clear_flush_notify is, on x86 native, an IPI that does;
+// the old page is not exclusive here, so no flag clearer relies on it.
 template <class Env>
 int wp_page_copy(Env &env, typename Env::mm_t &mm, const vm_area_struct &vma, unsigned long addr,
                  typename Env::table_t &table, pte_t orig, typename Env::page_t *old,
@@ -117,9 +124,14 @@ int wp_page_copy(Env &env, typename Env::mm_t &mm, const vm_area_struct &vma, un
 // v5.18; for v6.2 the unshare of a non-anon page in a COW mapping, checked
 // against 6.12), with FAULT_FLAG_UNSHARE (§3.5, §3.6).
 // Locking: mmap_lock read; PT lock held on entry; returns with it dropped.
-// Steps: (1) exclusive => reuse; (2) cheap checks; (3) page lock, free the
-// swap cache, refcount == 1 => page_move_anon_rmap + reuse; else copy.
+// Steps: (1) exclusive => reuse; (2) cheap checks (KSM, refcount > 3);
+// (3) page lock, free the swap cache, refcount == 1 => (4)
+// page_move_anon_rmap + reuse; (5) an unshare leaves the now exclusive
+// page behind its R/O PTE; (6) anything else is copied (wp_page_copy).
 // v5.18: no flag: reuse iff refcount == 1 under the page lock.
+// Simplifications: no lru_add_drain and no "refcount > 1 + swapcache"
+// shortcut before the trylock (the model has no LRU pagevecs; the
+// refcount == 1 test under the page lock decides either way).
 template <class Env>
 int do_wp_page(Env &env, typename Env::mm_t &mm, const vm_area_struct &vma, unsigned long addr,
                typename Env::table_t &table, pte_t orig, unsigned flags) RELEASE(table.ptl) {
@@ -180,8 +192,8 @@ int do_wp_page(Env &env, typename Env::mm_t &mm, const vm_area_struct &vma, unsi
   return wp_page_copy(env, mm, vma, addr, table, orig, page, flags);
 }
 
-// Models: swapin_readahead() -> read_swap_cache_async() (mm/swap_state.c),
-// for the faulting entry alone (no readahead window, no VMA or cluster
+// Models: swapin_readahead() -> read_swap_cache_async() (mm/swap_state.c,
+// checked against 6.1.192), for the faulting entry alone (no readahead window, no VMA or cluster
 // readahead). Locking: mmap_lock read; no other lock.
 // Steps: (R1) swapcache_prepare takes SWAP_HAS_CACHE: the slot stays ours
 // (and allocated) while we read it; (R2) a new page, locked before it is
@@ -216,7 +228,8 @@ typename Env::page_t *swapin_readahead(Env &env, unsigned long off, bool *oom) {
   return page;
 }
 
-// Models: should_try_to_free_swap() (mm/memory.c, 6.1). Locking: page lock.
+// Models: should_try_to_free_swap() (mm/memory.c, checked against
+// 6.1.192). Locking: page lock.
 // The swap cache is dropped when swap is more than half full, or when a
 // write fault is likely to be the page's only user: its reference and the
 // swap cache's (refcount 2), so that do_swap_page can map it exclusive.
@@ -229,8 +242,8 @@ bool should_try_to_free_swap(Env &env, typename Env::page_t *page, unsigned flag
   return (flags & FAULT_FLAG_WRITE) && !PageKsm(page) && page_ref_count(page) == 2;
 }
 
-// Models: do_swap_page() (mm/memory.c), checked against 6.1.192
-// mm/memory.c:3775-4129 (§3.8). v5.18 runs the same steps without the flag
+// Models: do_swap_page() (mm/memory.c, checked against 6.1.192,
+// mm/memory.c:3775-4129; §3.8). v5.18 runs the same steps without the flag
 // (the 5.18 "streamlined" rule: a bypass page or refcount 1 is reusable).
 // Locking: mmap_lock read; takes the page lock, then the PT lock; calls
 // do_wp_page with the PT lock held, which drops it.
@@ -344,8 +357,9 @@ int do_swap_page(Env &env, typename Env::mm_t &mm, const vm_area_struct &vma, un
 }
 
 // A private file mapping's read fault: map the page-cache page R/O.
-// Models: do_read_fault() -> finish_fault() for a MAP_PRIVATE file VMA.
-// Locking: PT lock held.
+// Models: do_read_fault() -> finish_fault() for a MAP_PRIVATE file VMA
+// (mm/memory.c, checked against 6.1.192; no fault-around, no page cache
+// I/O: the file pages are always there). Locking: PT lock held.
 template <class Env>
 void do_read_fault_file(Env &env, const vm_area_struct &vma, unsigned long addr,
                         typename Env::template atomic<pteval_t> *ptep) {
@@ -355,8 +369,10 @@ void do_read_fault_file(Env &env, const vm_area_struct &vma, unsigned long addr,
   set_pte_at(env, ptep, pfn_pte(page->pfn, false));
 }
 
-// Models: handle_mm_fault() -> __handle_mm_fault() -> handle_pte_fault().
-// Locking: mmap_lock read held by the caller.
+// Models: handle_mm_fault() -> __handle_mm_fault() -> handle_pte_fault()
+// (mm/memory.c, checked against 6.1.192). Locking: mmap_lock read held by
+// the caller. Simplifications: a read fault on an empty anon PTE maps a new
+// page, not the zero page (nor the huge zero page).
 // Returns VM_FAULT_*; VM_FAULT_OK also when the fault raced and should
 // simply be retried by re-walking (the caller always re-walks).
 template <class Env>
@@ -463,7 +479,8 @@ bool cpu_access(Env &env, typename Env::mm_t &mm, unsigned long addr, unsigned w
   return false;
 }
 
-// Models: free_swap_cache() (mm/swap_state.c), which zap applies to every
+// Models: free_swap_cache() (mm/swap_state.c, checked against 6.1.192),
+// which zap applies to every
 // page it releases (free_pages_and_swap_cache): an unmapped page still in
 // the swap cache, that no swap entry refers to any more, leaves it. Without
 // this, a page left in the swap cache by a failed swap-out (a pinned page,
@@ -477,8 +494,13 @@ void free_swap_cache(Env &env, typename Env::page_t *page) {
   }
 }
 
-// Models: zap_pte_range() for one PTE (MADV_DONTNEED, munmap, exit).
-// Locking: PT lock held. The flag is left set (§3.12).
+// Models: zap_pte_range() for one PTE (MADV_DONTNEED, munmap, exit;
+// mm/memory.c, checked against 6.1.192). Locking: PT lock held. The flag is
+// left set (§3.12).
+// Simplifications: the page is released at once, not after the mmu_gather
+// TLB flush (a GUP-fast that read the old PTE fails on the zero refcount or
+// on its (B4) re-check either way); a swap entry is dropped with swap_free,
+// not free_swap_and_cache, so its swap-cache page waits for reclaim.
 template <class Env>
 void zap_one_pte(Env &env, typename Env::template atomic<pteval_t> *ptep) {
   const pte_t pte{ptep->exchange(0, std::memory_order_seq_cst)};  // ptep_get_and_clear_full
@@ -497,8 +519,11 @@ void zap_one_pte(Env &env, typename Env::template atomic<pteval_t> *ptep) {
 template <class Env>
 void zap_huge_pmd(Env &env, typename Env::mm_t &mm, unsigned long addr);
 
-// Models: zap_page_range() (MADV_DONTNEED; munmap's unmap_region without
-// free_pgtables). Locking: mmap_lock (read for MADV_DONTNEED).
+// Models: zap_page_range() / zap_page_range_single() (MADV_DONTNEED;
+// munmap's unmap_region without free_pgtables; mm/memory.c, checked against
+// 6.1.192: zap_pmd_range splits a partly covered huge PMD and zaps a whole
+// one).
+// Locking: mmap_lock (read for MADV_DONTNEED).
 template <class Env>
 void zap_page_range(Env &env, typename Env::mm_t &mm, unsigned long start, unsigned long end) {
   env.at("ZAP");
@@ -523,7 +548,8 @@ void zap_page_range(Env &env, typename Env::mm_t &mm, unsigned long start, unsig
   }
 }
 
-// Models: tlb_remove_table_sync_one() then pte_free(): a PTE table whose
+// Models: tlb_remove_table_sync_one() then pte_free() (mm/mmu_gather.c,
+// checked against 6.1.192): a PTE table whose
 // PMD is cleared (and flushed) is freed only after the IPI that waits for
 // GUP-fast's IRQ-off sections (mutant pt_free_no_ipi skips it). Shared by
 // free_pgtables and khugepaged's collapse.
@@ -535,9 +561,13 @@ void pte_free_synced(Env &env, pmd_t pmd) {
   env.m->tables.free(pmd_table_index(pmd));
 }
 
-// Models: free_pgtables() -> free_pte_range() -> pte_free_tlb(), the table
-// freed through pte_free_synced.
+// Models: free_pgtables() -> free_pte_range() -> pte_free_tlb() (mm/memory.c,
+// checked against 6.1.192), the table freed through pte_free_synced.
 // Locking: mmap_lock write; the range's PTEs are already zapped.
+// Simplification: the kernel frees through the mmu_gather (x86 native:
+// after the freed_tables flush IPI; RCU platforms: after a grace period, or
+// the sync IPI when the batch cannot be allocated); one synchronous wait
+// gives a GUP-fast walker the same guarantee.
 template <class Env>
 void free_pgtables(Env &env, typename Env::mm_t &mm, unsigned long start, unsigned long end) {
   for (unsigned long a = mm.pmd_start(start); a < end; a += PTRS_PER_PTE) {
@@ -552,8 +582,9 @@ void free_pgtables(Env &env, typename Env::mm_t &mm, unsigned long start, unsign
   }
 }
 
-// Models: do_munmap() for a whole VMA (splitting VMAs is not modelled).
-// Locking: takes mmap_lock write.
+// Models: do_munmap() for a whole VMA (mm/mmap.c, checked against 6.1.192;
+// splitting VMAs is not modelled). Locking: takes mmap_lock write and keeps
+// it; munmap(2) downgrades it to read once the VMAs are detached.
 template <class Env>
 void do_munmap(Env &env, typename Env::mm_t &mm, unsigned long start, unsigned long end) {
   mmap_write_guard g(mm.mmap_lock);
@@ -563,14 +594,17 @@ void do_munmap(Env &env, typename Env::mm_t &mm, unsigned long start, unsigned l
                 [&](const vm_area_struct &v) { return v.vm_start >= start && v.vm_end <= end; });
 }
 
-// Models: madvise(MADV_DONTNEED). Locking: takes mmap_lock read.
+// Models: madvise(MADV_DONTNEED) (mm/madvise.c, checked against 6.1.192).
+// Locking: takes mmap_lock read.
 template <class Env>
 void madvise_dontneed(Env &env, typename Env::mm_t &mm, unsigned long start, unsigned long end) {
   mmap_read_guard g(mm.mmap_lock);
   zap_page_range(env, mm, start, end);
 }
 
-// Models: exit_mmap(): zap everything and free the page tables.
+// Models: exit_mmap() (mm/mmap.c, checked against 6.1.192): zap everything
+// and free the page tables. Locking: takes mmap_lock write for both; 6.1
+// zaps under the read lock and takes the write lock for free_pgtables.
 template <class Env>
 void exit_mmap(Env &env, typename Env::mm_t &mm) {
   mmap_write_guard g(mm.mmap_lock);
