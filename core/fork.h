@@ -6,10 +6,12 @@
 
 namespace anonx {
 
-// Models: copy_present_page(): the child gets a fresh copy of a page that
-// may be pinned (early COW, 70e806e4e645); the parent's PTE and page stay
-// as they are (writable, exclusive, pinned).
-// Locking: both PT locks held (the allocation cannot sleep in the model).
+// Models: copy_present_page() (mm/memory.c, checked against 6.1.192): the
+// child gets a fresh copy of a page that may be pinned (early COW,
+// 70e806e4e645); the parent's PTE and page stay as they are (writable,
+// exclusive, pinned).
+// Locking: both PT locks held (the allocation cannot sleep in the model;
+// the kernel drops both locks, preallocates and retries the PTE: -EAGAIN).
 template <class Env>
 int copy_present_page(Env &env, typename Env::mm_t &dst, const vm_area_struct &vma,
                       unsigned long addr, typename Env::template atomic<pteval_t> *dst_ptep,
@@ -23,7 +25,8 @@ int copy_present_page(Env &env, typename Env::mm_t &dst, const vm_area_struct &v
   return 0;
 }
 
-// Models: copy_present_pte() (mm/memory.c, 5.19).
+// Models: copy_present_pte() (mm/memory.c, checked against 6.1.192; the
+// same order since 5.19).
 // Locking: parent mmap_lock write, child and parent PT locks held,
 // write_protect_seq odd.
 // Steps: get_page, page_try_dup_anon_rmap (clears the flag, or -EBUSY when
@@ -54,9 +57,11 @@ int copy_present_pte(Env &env, typename Env::mm_t &dst, typename Env::mm_t &src,
   return 0;
 }
 
-// Models: copy_nonpresent_pte(): swap entries are duplicated and lose
-// SWP_EXCLUSIVE in the parent (now shared); migration WRITE/READ_EXCLUSIVE
-// entries become READ in both (I7).
+// Models: copy_nonpresent_pte() (mm/memory.c, checked against 6.1.192):
+// swap entries are duplicated and lose SWP_EXCLUSIVE in the parent (now
+// shared); migration WRITE/READ_EXCLUSIVE entries become READ in both (I7).
+// Simplification: the kernel downgrades a migration entry only in a COW
+// mapping; every modelled mapping that holds anon pages is one.
 template <class Env>
 void copy_nonpresent_pte(Env &env, typename Env::template atomic<pteval_t> *dst_ptep,
                          typename Env::template atomic<pteval_t> *src_ptep, pte_t pte) {
@@ -73,8 +78,9 @@ void copy_nonpresent_pte(Env &env, typename Env::template atomic<pteval_t> *dst_
   dst_ptep->store(pte.v, std::memory_order_relaxed);
 }
 
-// Models: copy_pte_range() for one PMD. Locking: both mmap_locks write;
-// takes the child's and the parent's PT locks (nested).
+// Models: copy_pte_range() for one PMD (mm/memory.c, checked against
+// 6.1.192). Locking: both mmap_locks write; takes the child's and the
+// parent's PT locks (nested).
 template <class Env>
 int copy_pte_range(Env &env, typename Env::mm_t &dst, typename Env::mm_t &src,
                    const vm_area_struct &vma, unsigned long start, unsigned long end) {
@@ -100,7 +106,9 @@ int copy_pte_range(Env &env, typename Env::mm_t &dst, typename Env::mm_t &src,
   return 0;
 }
 
-// Models: copy_page_range() (mm/memory.c) for one VMA.
+// Models: copy_page_range() (mm/memory.c, checked against 6.1.192) for one
+// VMA. Simplification: every VMA is copied (the kernel skips, through
+// vma_needs_copy, VMAs the child can fault in again).
 // Locking: both mmap_locks write. Steps: write_protect_seq odd (GUP-fast
 // backs off or its retry check fails), copy each PMD (huge: copy_huge_pmd,
 // which may split and fall back to PTEs), write_protect_seq even.
@@ -129,8 +137,11 @@ int copy_page_range(Env &env, typename Env::mm_t &dst, typename Env::mm_t &src,
   return ret;
 }
 
-// Models: dup_mmap() (kernel/fork.c). Locking: takes the parent's and the
-// (new) child's mmap_lock for write. VM_DONTCOPY VMAs are skipped.
+// Models: dup_mmap() (kernel/fork.c, checked against 6.1.192). Locking:
+// takes the parent's and the (new) child's mmap_lock for write. VM_DONTCOPY
+// VMAs are skipped. Simplification: no flush_tlb_mm(oldmm) at the end: the
+// model has no TLB to shoot down, and GUP-fast relies on write_protect_seq,
+// not on that flush's IPI (which on x86 would also wait for it).
 template <class Env>
 int dup_mmap(Env &env, typename Env::mm_t &child, typename Env::mm_t &parent) {
   mmap_write_guard pg(parent.mmap_lock);

@@ -33,7 +33,8 @@ ANONX_NOINLINE void nonatomic_flag_update(Env &env, typename Env::page_t *page, 
   *word = (old | set) & ~clear;
 }
 
-// Models: __page_set_anon_rmap() via page_add_new_anon_rmap() (mm/rmap.c).
+// Models: __page_set_anon_rmap() via page_add_new_anon_rmap() (mm/rmap.c,
+// checked against 6.1.192).
 // Locking: PT lock (or PMD lock) held; the page is new and not yet
 // published, so plain order suffices: the set_pte_at() that publishes it is
 // the release.
@@ -64,8 +65,12 @@ void set_anon_exclusive_first(Env &env, typename Env::page_t *page, bool first, 
   }
 }
 
-// Models: page_add_anon_rmap(page, vma, addr, flags) (mm/rmap.c, 5.19).
-// Locking: PT lock held. A non-first mapping must never be exclusive.
+// Models: page_add_anon_rmap(page, vma, addr, flags) (mm/rmap.c, checked
+// against 6.1.192). Locking: PT lock held (the kernel also wants the page
+// lock, which KSM and migration hold). A non-first mapping must never be
+// exclusive. Simplification: of the kernel's two VM_BUG_ONs only
+// "RMAP_EXCLUSIVE but not first" is checked, not "not first but already
+// PageAnonExclusive".
 // PTE mappings only (no RMAP_COMPOUND): the PMD-mapping callers, THP swap-in
 // and THP migration, are not modelled.
 template <class Env>
@@ -90,7 +95,8 @@ void page_add_anon_rmap(Env &env, typename Env::page_t *page, typename Env::mm_t
   set_anon_exclusive_first(env, page, first, flags);
 }
 
-// Models: page_remove_rmap() (mm/rmap.c). Locking: PT lock held. The flag
+// Models: page_remove_rmap() (mm/rmap.c, checked against 6.1.192).
+// Locking: PT lock held. The flag
 // is left alone: zap leaves it set so that unpin's sanity check still holds
 // (§3.12).
 template <class P>
@@ -101,8 +107,9 @@ void page_remove_rmap(P *page, bool compound) {
     page->_mapcount.fetch_sub(1, std::memory_order_relaxed);
 }
 
-// Models: page_needs_cow_for_dma() (include/linux/mm.h). Locking: fork,
-// with write_protect_seq odd.
+// Models: page_needs_cow_for_dma() (include/linux/mm.h, checked against
+// 6.1.192). Locking: fork, with write_protect_seq odd (the kernel asserts
+// it; the model does not).
 template <class Env>
 ANONX_INLINE bool page_needs_cow_for_dma(Env &env, typename Env::mm_t &src,
                                          typename Env::page_t *page) {
@@ -111,7 +118,8 @@ ANONX_INLINE bool page_needs_cow_for_dma(Env &env, typename Env::mm_t &src,
   return page_maybe_dma_pinned(page);
 }
 
-// Models: page_try_dup_anon_rmap() (include/linux/rmap.h, 5.19).
+// Models: page_try_dup_anon_rmap() (include/linux/rmap.h, checked against
+// 6.1.192; unchanged since 5.19).
 // Locking: fork: mmap_lock (write) and both PT locks held,
 // write_protect_seq odd. Returns -EBUSY when the page may be pinned: the
 // child must get a copy (copy_present_page).
@@ -171,7 +179,8 @@ int page_try_share_anon_rmap(Env &env, typename Env::page_t *page) {
   return 0;
 }
 
-// Models: page_move_anon_rmap() (mm/rmap.c). Locking: page lock and PT lock
+// Models: page_move_anon_rmap() (mm/rmap.c, checked against 6.1.192): the
+// mapping on the head, the flag on the page given. Locking: page lock and PT lock
 // held, refcount == 1: this mapping is the only user, so the page becomes
 // this mm's and exclusive.
 template <class Env>
@@ -193,6 +202,10 @@ void page_move_anon_rmap(Env &env, typename Env::page_t *page, typename Env::mm_
 // store buffer past (A2) (as arm64's relaxed xchg may be). In a scripted
 // interleaving (proto.reorder) that store, and v519_flush_no_wait's, is
 // buffered until the next store (A4).
+// Simplification: v519_flush_no_wait's buffered (A1) is a reorder that no
+// 5.19 kernel had: where the flush does not wait (arm64) its DSB still
+// orders (A1) before (A2) whenever the PTE was valid; arm64 5.19's real gap
+// was on the GUP side, the unordered pin (b7_pin_no_mb).
 template <class Env>
 pte_t ptep_clear_flush_a1(Env &env, typename Env::template atomic<pteval_t> *ptep, bool flush) {
   env.at("A1");
