@@ -21,13 +21,17 @@ typename Env::page_t *ksm_new_stable_page(Env &env, unsigned long src_pfn, unsig
   return kpage;
 }
 
-// Models: write_protect_page() (mm/ksm.c, 6.2).
+// Models: write_protect_page() (mm/ksm.c, checked against 6.1.192).
 // Locking: page lock held; takes the PT lock.
 // Steps: act if the PTE is writable, dirty or the page exclusive: (A1)
 // clear and flush; refuse extra references (mapcount + 1 + swapcache !=
 // refcount: GUP, O_DIRECT); page_try_share_anon_rmap ((A2), (A3)); (A4) the
 // PTE clean and R/O — possibly the *same value* as before, the case that
 // needs the MP pairing (B8, §4.3).
+// Simplifications: two of the kernel's triggers are left out, a protnone
+// PTE with the saved write bit (NUMA hinting) and mm_tlb_flush_pending (a
+// writable TLB entry may outlive a R/O PTE), since the model has neither;
+// a dirty PTE does not set_page_dirty.
 template <class Env>
 bool write_protect_page(Env &env, typename Env::mm_t &mm, unsigned long addr,
                         typename Env::page_t *page, pte_t *orig_pte) {
@@ -73,8 +77,12 @@ bool write_protect_page(Env &env, typename Env::mm_t &mm, unsigned long addr,
   return true;
 }
 
-// Models: replace_page() (mm/ksm.c): map the KSM page R/O in place of page.
-// Locking: page lock held; takes the PT lock.
+// Models: replace_page() (mm/ksm.c, checked against 6.1.192): map the KSM
+// page R/O in place of page. Locking: page lock held; takes the PT lock.
+// Simplifications: the clear never waits for GUP-fast, where the kernel's
+// ptep_clear_flush does on x86 native (the page is no longer exclusive, so
+// no flag clearer relies on it); the old page, once unmapped, is not freed
+// from the swap cache (folio_free_swap); no use_zero_pages.
 template <class Env>
 bool replace_page(Env &env, typename Env::mm_t &mm, unsigned long addr, typename Env::page_t *page,
                   typename Env::page_t *kpage, pte_t orig) {
@@ -92,8 +100,9 @@ bool replace_page(Env &env, typename Env::mm_t &mm, unsigned long addr, typename
   return true;
 }
 
-// Models: pages_identical() (memcmp after the write-protect: the page can
-// no longer change under us unless it is written through a pin).
+// Models: pages_identical() (mm/ksm.c, checked against 6.1.192; a memcmp
+// after the write-protect: the page can no longer change under us unless
+// it is written through a pin).
 template <class Env>
 bool pages_identical(Env &env, typename Env::page_t *a, typename Env::page_t *b) {
   for (unsigned i = 0; i < kWordsPerPage; i++)
@@ -101,8 +110,9 @@ bool pages_identical(Env &env, typename Env::page_t *a, typename Env::page_t *b)
   return true;
 }
 
-// Models: try_to_merge_one_page() for the page mapped at addr.
-// Locking: none held; takes the page lock and the PT lock.
+// Models: try_to_merge_one_page() for the page mapped at addr (mm/ksm.c,
+// checked against 6.1.192). Locking: none held; takes the page lock and the
+// PT lock. Simplification: a THP is refused, not split first.
 template <class Env>
 bool ksm_merge(Env &env, typename Env::mm_t &mm, unsigned long addr, typename Env::page_t *kpage) {
   auto *table = pte_table_of<Env>(mm, addr);

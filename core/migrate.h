@@ -10,7 +10,8 @@
 
 namespace anonx {
 
-// Models: try_to_migrate_one() (mm/rmap.c, 6.2).
+// Models: try_to_migrate_one() (mm/rmap.c, checked against 6.1.192; the
+// same steps since 5.19).
 // Locking: page lock; PT lock held (rmap walk).
 // Steps: anon_exclusive := the flag; (A1) clear and flush; if anon_exclusive,
 // page_try_share_anon_rmap ((A2) pinned -> restore, fail; (A3)); (A4) the
@@ -50,9 +51,10 @@ bool try_to_migrate_one(Env &env, typename Env::page_t *page,
   return true;
 }
 
-// Models: remove_migration_pte() (mm/migrate.c): map `page` where a
-// migration entry for `old` is. Anon and not plain READ => RMAP_EXCLUSIVE;
-// WRITE => writable. Locking: PT lock held (rmap walk).
+// Models: remove_migration_pte() (mm/migrate.c, checked against 6.1.192):
+// map `page` where a migration entry for `old` is. Anon and not plain READ
+// => RMAP_EXCLUSIVE; WRITE => writable (the kernel: maybe_mkwrite, i.e. only
+// if the VMA still has VM_WRITE). Locking: PT lock held (rmap walk).
 template <class Env>
 bool remove_migration_pte(Env &env, typename Env::page_t *page,
                           typename Env::template atomic<pteval_t> *ptep, pte_t entry) {
@@ -70,7 +72,10 @@ bool remove_migration_pte(Env &env, typename Env::page_t *page,
 // a GUP-fast grab or a FOLL_GET, fails it), copy, and remove the migration
 // entries onto the new page (or back onto the old one on failure).
 // PG_anon_exclusive is not copied (folio_migrate_flags): the entries carry it.
+// Checked against 6.1.192 mm/migrate.c (unmap_and_move, migrate_folio).
 // Locking: none held; takes the page lock and the PT locks.
+// Simplification: swap-cache pages are refused (the kernel migrates them,
+// the swap cache's reference included in the expected count).
 template <class Env>
 bool migrate_page(Env &env, typename Env::page_t *page) {
   if (PageCompound(page) || !try_get_page(page)) return false;  // isolate_lru_page

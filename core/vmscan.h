@@ -9,7 +9,9 @@
 
 namespace anonx {
 
-// Models: rmap_walk_anon(): visit every PTE, in every mm, that maps `page`
+// Models: rmap_walk_anon() (mm/rmap.c, checked against 6.1.192; the model
+// walks every mm at the page's address, not the anon_vma interval tree):
+// visit every PTE, in every mm, that maps `page`
 // (or, with migration = true, holds a migration entry for it), with that
 // PT lock held. fn returns false to stop the walk. Locking: page lock.
 template <class Env, class F>
@@ -31,13 +33,20 @@ bool rmap_walk(Env &env, typename Env::page_t *page, bool migration,
   return true;
 }
 
-// Models: try_to_unmap_one() for an anon page going to swap (mm/rmap.c, 6.2).
+// Models: try_to_unmap_one() for an anon page going to swap (mm/rmap.c,
+// checked against 6.1.192; before 6.1 as 5.19, whose flush was forced for
+// exclusive pages).
 // Locking: page lock; PT lock held (rmap walk); the page is in the swap cache.
 // Steps: anon_exclusive := the flag; (A1) clear (before 6.1, and flush: on
 // x86 the IPI waits for GUP-fast); dirty; swap_duplicate; if anon_exclusive:
 // page_try_share_anon_rmap ((A2) pinned -> restore the PTE and fail; (A3));
 // (A4) the swap PTE, SWP_EXCLUSIVE if it was exclusive; drop the rmap and
 // the mapping's reference.
+// Simplification: from 6.1 the flush is always deferred (should_defer_flush
+// true), the case that relies on the barriers alone; the kernel's
+// non-deferred ptep_clear_flush (a reclaimer alone on the mm, and arm64 6.1,
+// which has no batched flush) would on x86 also wait for GUP-fast. No
+// MADV_FREE (lazyfree) pages.
 template <class Env>
 bool try_to_unmap_one(Env &env, typename Env::page_t *page,
                       typename Env::template atomic<pteval_t> *ptep) {
@@ -70,8 +79,14 @@ bool try_to_unmap_one(Env &env, typename Env::page_t *page,
 
 // Models: shrink_page_list() for one anon page: isolate, lock, add to swap,
 // try_to_unmap, write out, and leave the swap cache when nobody else holds a
-// reference (__remove_mapping). Locking: none held; takes the page lock and
-// the PT locks. Returns true when the page was unmapped everywhere.
+// reference (__remove_mapping). Checked against 6.1.192 mm/vmscan.c.
+// Locking: none held; takes the page lock and the PT locks. Returns true
+// when the page was unmapped everywhere.
+// Simplifications: from 5.19 neither of the kernel's
+// folio_maybe_dma_pinned() early outs (before add_to_swap, and after the
+// unmap) is taken, so a pinned page always reaches (A2); __remove_mapping's
+// refcount freeze is a compare (a swap-in that raced keeps its reference
+// and re-checks PageSwapCache under the page lock).
 template <class Env>
 bool shrink_page(Env &env, typename Env::page_t *page) {
   if (PageCompound(page) || !try_get_page(page)) return false;  // isolate
