@@ -32,7 +32,8 @@ long pgtable_trans_huge_withdraw(Mm &mm, unsigned long addr) REQUIRES(mm.page_ta
   return t;
 }
 
-// Models: zap_deposited_table() (mm/huge_memory.c): withdraw and pte_free.
+// Models: zap_deposited_table() (mm/huge_memory.c, checked against
+// 6.1.192): withdraw and pte_free.
 // The table is freed at once, with no wait for GUP-fast: it has not been
 // reachable from the PMD since the THP was mapped (a collapse waited, or
 // relied on the PMD re-check, when it unhooked it). Locking: the PMD lock.
@@ -118,10 +119,12 @@ void __split_huge_pmd(Env &env, typename Env::mm_t &mm, unsigned long addr) {
   pmdp->store(mk_pmd_table(static_cast<unsigned long>(t)).v, std::memory_order_release);
 }
 
-// Models: do_huge_pmd_wp_page() (§3.5, THP). Locking: mmap_lock read;
-// takes the PMD lock. Exclusive => reuse; else refcount == 1 and one
-// mapping => page_move_anon_rmap + reuse; else split and let the PTE fault
-// path copy per subpage.
+// Models: do_huge_pmd_wp_page() (§3.5, THP; mm/huge_memory.c, checked
+// against 6.1.192). Locking: mmap_lock read; takes the PMD lock. Exclusive
+// => reuse; else refcount == 1 and one mapping => page_move_anon_rmap +
+// reuse; else split and let the PTE fault path copy per subpage.
+// Simplification: a contended page lock splits at once; the kernel drops
+// the PMD lock, sleeps in lock_page, re-checks pmd_same and the flag.
 template <class Env>
 int do_huge_pmd_wp_page(Env &env, typename Env::mm_t &mm, const vm_area_struct &vma,
                         unsigned long addr, unsigned flags) {

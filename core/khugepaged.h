@@ -26,6 +26,10 @@ namespace anonx {
 //    not freed.
 // The model accepts less than the kernel: 512 present small exclusive-
 // mapped (mapcount 1) non-KSM pages, no none/zero, shared or swap entries.
+// It refuses less in two ways the protocol does not depend on: no
+// "nothing young" refusal (SCAN_LACK_REFERENCED_PAGE) and no uffd-wp; and
+// it runs under mmap_lock write from the start, with no anon_vma lock and
+// no MMU notifiers (the kernel allocates under the read lock, revalidates).
 template <class Env>
 bool collapse_huge_page(Env &env, typename Env::mm_t &mm,
                         unsigned long addr) NO_THREAD_SAFETY_ANALYSIS {

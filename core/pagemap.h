@@ -9,17 +9,20 @@
 
 namespace anonx {
 
-// Models: trylock_page() (include/linux/pagemap.h). Acquire on success.
+// Models: trylock_page() (include/linux/pagemap.h, checked against 6.1.192:
+// folio_trylock). Acquire on success.
 template <class P>
 ANONX_INLINE bool trylock_page(P *page) {
   return !test_and_set_bit_lock(PG_locked, &compound_head(page)->flags);
 }
-// Models: lock_page().
+// Models: lock_page() (include/linux/pagemap.h, checked against 6.1.192;
+// spins where folio_lock sleeps).
 template <class P>
 ANONX_INLINE void lock_page(P *page) {
   for (spin_wait w; !trylock_page(page);) w.pause();  // the kernel sleeps here
 }
-// Models: unlock_page(): release, pairs with trylock_page's acquire.
+// Models: unlock_page() (mm/filemap.c folio_unlock, checked against
+// 6.1.192; no waiter wake-up): release, pairs with trylock_page's acquire.
 template <class P>
 ANONX_INLINE void unlock_page(P *page) {
   clear_bit_unlock(PG_locked, &compound_head(page)->flags);
