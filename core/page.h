@@ -313,7 +313,9 @@ ANONX_INLINE bool page_maybe_dma_pinned(const P *p) {
 // on a page being freed); step 2 re-checks the head (a concurrent split);
 // step 3 adds the pin bias (small: +1023 more; large: pincount += refs).
 // Returns the head, or nullptr. The caller orders the pin before its PTE
-// re-check with smp_mb__after_atomic() (6.2+).
+// re-check with smp_mb__after_atomic() (6.1+, FOLL_PIN only).
+// Simplification: on a concurrent split the kernel's try_get_folio retries
+// on the new head; here the grab fails and GUP-fast falls back.
 template <class P>
 P *try_grab_folio(P *p, int refs, unsigned flags) {
   P *head = compound_head(p);
