@@ -1054,7 +1054,9 @@ TEST_P(Paths, CollapseRefusesAnAllReadOnlyRange) {
     mm_struct mm(w.m);
     const pmd_t before = collapse_written_range(w, mm);
     ASSERT_EQ(mprotect(w.env, mm, 0, 512, false), 0);
-    if (vm_write) ASSERT_EQ(mprotect(w.env, mm, 0, 512, true), 0);
+    if (vm_write) {
+      ASSERT_EQ(mprotect(w.env, mm, 0, 512, true), 0);
+    }
     page *p = w.page_at(mm, 7);
     EXPECT_FALSE(collapse_huge_page(w.env, mm, 0)) << "SCAN_PAGE_RO";
     EXPECT_EQ(w.pmd(mm, 0).v, before.v) << "PMD restored";
