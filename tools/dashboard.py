@@ -264,7 +264,7 @@ def plot_kill_matrix(out, cells, name, title):
     ax.set_xticks(range(len(scenarios)))
     ax.set_xticklabels(scenarios, rotation=30, ha='right', fontsize=8)
     ax.set_yticks(range(len(mutants)))
-    ax.set_yticklabels([m + ('' if vis[m] else ' (not x86-visible)') for m in mutants],
+    ax.set_yticklabels([m + ('' if vis[m] else ' (not visible)') for m in mutants],
                        fontsize=8)
     cb = fig.colorbar(im, ax=ax)
     cb.set_label('log10 median seconds to detection', fontsize=8)
