@@ -227,8 +227,8 @@ bool can_follow_write_pte(Env &env, pte_t pte, typename Env::page_t *page, unsig
 // read; takes the PT lock (the PMD lock for a huge PMD).
 // Steps: (1) not present: fault; (2) FOLL_WRITE: can_follow_write_pte;
 // (3) a R/O pin of a shared page: -EMLINK, unshare fault; (4) a pinned anon
-// page must be exclusive (VM_BUG_ON); take the reference. Returns the page with its reference taken, or nullptr with
-// *fault_flags set to the fault that would make progress (0: none possible).
+// page must be exclusive (VM_BUG_ON); take the reference. Returns the page with its reference
+// taken, or nullptr with *fault_flags set to the fault that would make progress (0: none possible).
 template <class Env>
 typename Env::page_t *follow_page_pte(Env &env, typename Env::mm_t &mm, const vm_area_struct &vma,
                                       unsigned long addr, unsigned flags, unsigned *fault_flags) {

@@ -66,7 +66,7 @@ int do_huge_pmd_anonymous_page(Env &env, typename Env::mm_t &mm, const vm_area_s
   auto *pmdp = mm.pmd_offset(addr);
   lock_guard<spinlock_t> g(mm.page_table_lock);
   if (!pmd_none(pmd_t{pmdp->load(std::memory_order_relaxed)})) {  // another fault won
-    env.m->tables.free(static_cast<unsigned long>(pgtable));  // never reachable
+    env.m->tables.free(static_cast<unsigned long>(pgtable));      // never reachable
     env.put_page(head);
     return VM_FAULT_OK;
   }

@@ -66,7 +66,7 @@ bool collapse_huge_page(Env &env, typename Env::mm_t &mm,
          page_ref_count(p) == 1 + (PageSwapCache(p) ? 1 : 0);
     writable |= pte_write(pte);
   }
-  if (!ok || !writable) {  // !writable: SCAN_PAGE_RO
+  if (!ok || !writable) {                           // !writable: SCAN_PAGE_RO
     pmdp->store(pmd.v, std::memory_order_release);  // pmd_populate of the untouched table
     env.put_page(head);
     return false;

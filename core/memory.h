@@ -325,8 +325,7 @@ int do_swap_page(Env &env, typename Env::mm_t &mm, const vm_area_struct &vma, un
     if (page != swapcache) exclusive = true;  // never exposed in the swap cache
   }
   swap.swap_free(off);  // (8)
-  if (should_try_to_free_swap(env, page, flags))
-    swap.try_to_free_swap(env.m->mem, env.cpu, page);
+  if (should_try_to_free_swap(env, page, flags)) swap.try_to_free_swap(env.m->mem, env.cpu, page);
   bool write = flags & FAULT_FLAG_WRITE;
   pte_t entry = pfn_pte(page->pfn, false);
   unsigned rmap_flags = 0;

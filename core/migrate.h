@@ -62,7 +62,8 @@ bool remove_migration_pte(Env &env, typename Env::page_t *page,
   const bool write = is_writable_migration_entry(entry);
   const unsigned flags = swp_type_of(entry) != SWP_MIGRATION_READ ? RMAP_EXCLUSIVE : 0;
   page_add_anon_rmap(env, page, flags);
-  if (env.has_anon_exclusive()) vm_bug_on_writable_not_exclusive(write, page, "remove_migration_pte");
+  if (env.has_anon_exclusive())
+    vm_bug_on_writable_not_exclusive(write, page, "remove_migration_pte");
   set_pte_at(env, ptep, pfn_pte(page->pfn, write));
   return true;
 }

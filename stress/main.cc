@@ -41,7 +41,8 @@ const char *kUsage =
     "                    [--affinity none|auto|CPULIST] [--json FILE] [--kill-matrix [--seeds K]\n"
     "                    [--budget SECONDS]] [--shard I/N] [--frames N] [--stop-on-first] "
     "[--quiet]\n"
-    "                    [--disable-check NAME[,NAME]] [--checkpoint SECONDS] [--stat-interval SECONDS]\n"
+    "                    [--disable-check NAME[,NAME]] [--checkpoint SECONDS] [--stat-interval "
+    "SECONDS]\n"
     "Ctrl-C or SIGTERM stops the run at the next iteration and keeps the summary and the\n"
     "report (exit 130 / 143); a second Ctrl-C exits at once.\n";
 
@@ -304,8 +305,9 @@ void print_list(bool as_json) {
     std::cout << j.str() << "\n";
     return;
   }
-  std::printf("protocols: v5.18 v5.19 v6.0 v6.1 v6.2 (default v6.2); platforms: x86 rcu "
-              "(default x86)\n\nmutants:\n");
+  std::printf(
+      "protocols: v5.18 v5.19 v6.0 v6.1 v6.2 (default v6.2); platforms: x86 rcu "
+      "(default x86)\n\nmutants:\n");
   std::printf("  %-26s %-6s %-8s %-16s %s\n", "name", "base", "visible", "invariants",
               "scenarios / replays");
   for (auto &m : kMutants)
@@ -348,10 +350,11 @@ void write_context(json &j, const options &o) {
 std::string rerun_line(const options &o, const cell_result &r) {
   std::ostringstream s;
   s << o.argv[0] << " --scenario " << r.spec.sc->name << " --protocol "
-    << generation_name(r.spec.proto.gen) << " --platform " << platform_name(r.spec.proto.plat) << " --mutant " << mutant_name(r.spec.proto.mut)
-    << " --threads " << r.spec.threads << " --mode " << mode_name(r.spec.md) << " --inject "
-    << (r.spec.inject ? "random" : "off") << " --preempt " << r.spec.preempt << " --seed "
-    << r.spec.seed << " --duration " << r.spec.duration_s;
+    << generation_name(r.spec.proto.gen) << " --platform " << platform_name(r.spec.proto.plat)
+    << " --mutant " << mutant_name(r.spec.proto.mut) << " --threads " << r.spec.threads
+    << " --mode " << mode_name(r.spec.md) << " --inject " << (r.spec.inject ? "random" : "off")
+    << " --preempt " << r.spec.preempt << " --seed " << r.spec.seed << " --duration "
+    << r.spec.duration_s;
   if (!r.spec.disabled_checks.empty()) {
     s << " --disable-check ";
     for (size_t i = 0; i < r.spec.disabled_checks.size(); i++)
@@ -866,11 +869,11 @@ int run_scenarios(const options &o) {
   }
   std::string plats;
   for (auto pl : o.platforms) plats += (plats.empty() ? "" : ",") + std::string(platform_name(pl));
-  std::printf("End of test: %s (protocol=%s platform=%s mutant=%s threads=%u duration=%g mode=%s "
-              "seed=%" PRIu64 " cells=%zu)\n",
-              end_verdict(rc), generation_name(o.proto.gen), plats.c_str(),
-              mutant_name(o.proto.mut), o.threads, o.duration, mode_name(o.md), o.seed,
-              jobs.size());
+  std::printf(
+      "End of test: %s (protocol=%s platform=%s mutant=%s threads=%u duration=%g mode=%s "
+      "seed=%" PRIu64 " cells=%zu)\n",
+      end_verdict(rc), generation_name(o.proto.gen), plats.c_str(), mutant_name(o.proto.mut),
+      o.threads, o.duration, mode_name(o.md), o.seed, jobs.size());
   return rc;
 }
 
@@ -956,87 +959,85 @@ int run_kill_matrix(const options &o) {
   begin_report(j, o, results);
   j.key("kill_matrix").arr();
   if (!o.quiet)
-    std::printf("\n%-26s %-6s %-4s %-8s %-22s %-12s %9s %9s %-20s %s\n", "mutant", "base",
-                "plat", "visible", "verdict", "killed", "median_s", "max_s", "killed_by",
-                "scenarios");
+    std::printf("\n%-26s %-6s %-4s %-8s %-22s %-12s %9s %9s %-20s %s\n", "mutant", "base", "plat",
+                "visible", "verdict", "killed", "median_s", "max_s", "killed_by", "scenarios");
   for (auto pl : o.platforms)
-  for (auto &m : kMutants) {
-    std::vector<double> per_seed;
-    std::string best, killed_by;
-    double best_t = 1e18;
-    bool any_cell = false;
-    for (unsigned k = 0; k < o.seeds; k++) {
-      double t = -1;
-      bool seed_ran = false;  // not in another shard, not cut short by a stop
-      for (auto &r : results) {
-        if (r.spec.proto.mut != m.id || r.spec.proto.plat != pl || r.spec.seed != o.seed + k)
-          continue;
-        any_cell = seed_ran = true;
-        if (r.violation_count && (t < 0 || r.time_to_detect_s < t)) t = r.time_to_detect_s;
-        if (r.violation_count && r.time_to_detect_s < best_t) {
-          best_t = r.time_to_detect_s, best = r.spec.sc->name;
-          killed_by = first_check(r);
+    for (auto &m : kMutants) {
+      std::vector<double> per_seed;
+      std::string best, killed_by;
+      double best_t = 1e18;
+      bool any_cell = false;
+      for (unsigned k = 0; k < o.seeds; k++) {
+        double t = -1;
+        bool seed_ran = false;  // not in another shard, not cut short by a stop
+        for (auto &r : results) {
+          if (r.spec.proto.mut != m.id || r.spec.proto.plat != pl || r.spec.seed != o.seed + k)
+            continue;
+          any_cell = seed_ran = true;
+          if (r.violation_count && (t < 0 || r.time_to_detect_s < t)) t = r.time_to_detect_s;
+          if (r.violation_count && r.time_to_detect_s < best_t) {
+            best_t = r.time_to_detect_s, best = r.spec.sc->name;
+            killed_by = first_check(r);
+          }
         }
+        if (seed_ran) per_seed.push_back(t);
       }
-      if (seed_ran) per_seed.push_back(t);
+      if (!any_cell) continue;  // all of its cells are in other shards
+      const size_t killed =
+          std::count_if(per_seed.begin(), per_seed.end(), [](double t) { return t >= 0; });
+      std::vector<double> ts;
+      for (double t : per_seed) ts.push_back(t < 0 ? o.budget : t);
+      std::sort(ts.begin(), ts.end());
+      const double median = ts.empty()
+                                ? 0
+                                : (ts.size() % 2 ? ts[ts.size() / 2]
+                                                 : (ts[ts.size() / 2 - 1] + ts[ts.size() / 2]) / 2);
+      const double mx = ts.empty() ? 0 : ts.back();
+      std::string verdict;
+      if (killed == per_seed.size())
+        verdict = "killed";
+      else if (!visible_on(m, pl))
+        verdict = killed ? "killed-partly(not-visible)" : "survived-as-expected";
+      else {
+        verdict = "escaped";
+        rc = 1;
+      }
+      j.obj()
+          .kv("mutant", m.name)
+          .kv("protocol", generation_name(m.base))
+          .kv("platform", platform_name(pl))
+          .kv("visible", visible_on(m, pl))
+          .kv("verdict", verdict)
+          .kv("seeds", static_cast<unsigned>(per_seed.size()))
+          .kv("killed_seeds", static_cast<unsigned>(killed))
+          .kv("median_s", median)
+          .kv("max_s", mx)
+          .kv("scenario", best.empty() ? std::string(split(m.scenarios, ' ')[0]) : best)
+          .kv("killed_by", killed_by);
+      j.key("per_seed_s").arr();
+      for (double t : per_seed) t < 0 ? j.null() : j.val(t);
+      j.end_arr().end_obj();
+      if (!o.quiet)
+        std::printf("%-26s %-6s %-4s %-8s %-22s %5zu/%-6zu %9.4f %9.4f %-20s %s\n", m.name,
+                    generation_name(m.base), platform_name(pl), visible_list(m).c_str(),
+                    verdict.c_str(), killed, per_seed.size(), median, mx,
+                    killed_by.empty() ? "-" : killed_by.c_str(), m.scenarios);
+      if (verdict == "escaped")
+        for (auto &r : results)
+          if (r.spec.proto.mut == m.id && r.spec.proto.plat == pl && !r.violation_count) {
+            std::printf("  escaped cell: %s\n", rerun_line(o, r).c_str());
+            break;
+          }
     }
-    if (!any_cell) continue;  // all of its cells are in other shards
-    const size_t killed =
-        std::count_if(per_seed.begin(), per_seed.end(), [](double t) { return t >= 0; });
-    std::vector<double> ts;
-    for (double t : per_seed) ts.push_back(t < 0 ? o.budget : t);
-    std::sort(ts.begin(), ts.end());
-    const double median =
-        ts.empty()
-            ? 0
-            : (ts.size() % 2 ? ts[ts.size() / 2] : (ts[ts.size() / 2 - 1] + ts[ts.size() / 2]) / 2);
-    const double mx = ts.empty() ? 0 : ts.back();
-    std::string verdict;
-    if (killed == per_seed.size())
-      verdict = "killed";
-    else if (!visible_on(m, pl))
-      verdict = killed ? "killed-partly(not-visible)" : "survived-as-expected";
-    else {
-      verdict = "escaped";
-      rc = 1;
-    }
-    j.obj()
-        .kv("mutant", m.name)
-        .kv("protocol", generation_name(m.base))
-        .kv("platform", platform_name(pl))
-        .kv("visible", visible_on(m, pl))
-        .kv("verdict", verdict)
-        .kv("seeds", static_cast<unsigned>(per_seed.size()))
-        .kv("killed_seeds", static_cast<unsigned>(killed))
-        .kv("median_s", median)
-        .kv("max_s", mx)
-        .kv("scenario", best.empty() ? std::string(split(m.scenarios, ' ')[0]) : best)
-        .kv("killed_by", killed_by);
-    j.key("per_seed_s").arr();
-    for (double t : per_seed) t < 0 ? j.null() : j.val(t);
-    j.end_arr().end_obj();
-    if (!o.quiet)
-      std::printf("%-26s %-6s %-4s %-8s %-22s %5zu/%-6zu %9.4f %9.4f %-20s %s\n", m.name,
-                  generation_name(m.base), platform_name(pl), visible_list(m).c_str(),
-                  verdict.c_str(), killed,
-                  per_seed.size(), median, mx, killed_by.empty() ? "-" : killed_by.c_str(),
-                  m.scenarios);
-    if (verdict == "escaped")
-      for (auto &r : results)
-        if (r.spec.proto.mut == m.id && r.spec.proto.plat == pl && !r.violation_count) {
-          std::printf("  escaped cell: %s\n", rerun_line(o, r).c_str());
-          break;
-        }
-  }
   j.end_arr();
   size_t control_fail = 0;
   for (auto &r : results)
     if (r.spec.proto.mut == mutant::none && r.failed()) {
       control_fail++;
       rc = 1;
-      std::printf("FAILED control %s %s %s: %" PRIu64 " violations\n  rerun: %s\n",
-                  r.spec.sc->name, generation_name(r.spec.proto.gen),
-                  platform_name(r.spec.proto.plat), r.violation_count, rerun_line(o, r).c_str());
+      std::printf("FAILED control %s %s %s: %" PRIu64 " violations\n  rerun: %s\n", r.spec.sc->name,
+                  generation_name(r.spec.proto.gen), platform_name(r.spec.proto.plat),
+                  r.violation_count, rerun_line(o, r).c_str());
     }
   j.end_obj();
   if (!o.json_path.empty()) write_file(o.json_path, j.str());

@@ -609,11 +609,11 @@ const std::vector<scenario> &scenarios() {
       {"fork_vs_gup_fast",
        "fork (copy_present_pte, write_protect_seq) against GUP-fast R/W and R/O pins (B6, "
        "unsharing)",
-       "fork,pinner", "I1 I2 I2-shared fork-leak", 2, K_PROCESS | K_FORK | K_PINNER | K_CHECKER, true,
-       make<fork_vs_gup_fast>},
+       "fork,pinner", "I1 I2 I2-shared fork-leak", 2, K_PROCESS | K_FORK | K_PINNER | K_CHECKER,
+       true, make<fork_vs_gup_fast>},
       {"fork_vs_pin", "fork of a page pinned R/W longterm while the process writes it (B5)",
-       "fork,process", "I1 I2 I2-shared I2-data fork-leak", 2, K_PROCESS | K_FORK | K_PINNER | K_CHECKER,
-       false, make<fork_vs_pin>},
+       "fork,process", "I1 I2 I2-shared I2-data fork-leak", 2,
+       K_PROCESS | K_FORK | K_PINNER | K_CHECKER, false, make<fork_vs_pin>},
       {"swapout_vs_gup_fast",
        "try_to_unmap_one + page_try_share_anon_rmap against GUP-fast, R/W and R/O pins (B7 SB "
        "pair)",

@@ -377,11 +377,11 @@ TEST_P(CowTable, Run) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Cow, CowTable,
-    ::testing::Combine(::testing::Range(0u, kNrCases), ::testing::Values(kind::base, kind::thp),
-                       ::testing::ValuesIn(kGenerations)),
-    param_name);
+INSTANTIATE_TEST_SUITE_P(Cow, CowTable,
+                         ::testing::Combine(::testing::Range(0u, kNrCases),
+                                            ::testing::Values(kind::base, kind::thp),
+                                            ::testing::ValuesIn(kGenerations)),
+                         param_name);
 
 // The table's checks can fail: each replayed historical bug (kernel-protocol
 // §6) on top of v6.2 makes the case that guards against it fail.

@@ -111,6 +111,13 @@ struct world {
     auto e = main();
     if (!cpu_access(e, x, addr, word, true, &v)) could_not_run("write fault", addr);
   }
+  // A whole PMD of written anon pages at [0, PTRS_PER_PTE): what khugepaged
+  // collapses.
+  void populated_pmd() {
+    auto e = main();
+    mmap_region(e, mm, 0, PTRS_PER_PTE, VM_READ | VM_WRITE);
+    for (unsigned long a = 0; a < PTRS_PER_PTE; a++) write(mm, a, 0, a + 1);
+  }
   // Accesses run on the actors' threads too.
   std::mutex broken_mu;
   std::string broken;
@@ -431,9 +438,7 @@ outcome migrate_vs_gup_fast(runtime_protocol p) {
 // before the copy (COLLAPSE_COPY); its (B4) must see the PMD change.
 outcome collapse_vs_gup_fast(runtime_protocol p) {
   world w(p);
-  auto e0 = w.main();
-  mmap_region(e0, w.mm, 0, PTRS_PER_PTE, VM_READ | VM_WRITE);
-  for (unsigned long a = 0; a < PTRS_PER_PTE; a++) w.write(w.mm, a, 0, a + 1);
+  w.populated_pmd();
   page *pinned = nullptr;
   enum { G, C };
   w.race({"G", "C"},
@@ -753,9 +758,7 @@ TEST(Generations, V5_19_ClearerWaitsForGupFastSection) {
 // on rcu goes on (the B10 window, closed there by the PMD re-check alone).
 outcome collapse_wait_demo(runtime_protocol p) {
   world w(p);
-  auto e0 = w.main();
-  mmap_region(e0, w.mm, 0, PTRS_PER_PTE, VM_READ | VM_WRITE);
-  for (unsigned long a = 0; a < PTRS_PER_PTE; a++) w.write(w.mm, a, 0, a + 1);
+  w.populated_pmd();
   page *pinned = nullptr;
   enum { G, C };
   w.race({"G", "C"},
@@ -783,10 +786,12 @@ TEST(Generations, V6_1_CollapseWaitsForGupFastSection) {
     const std::string what = std::string(generation_name(c.g)) + " " + platform_name(c.pl);
     ASSERT_EQ(o.sched, "") << what << "\n" << o.describe();
     EXPECT_EQ(o.met[2], c.waits ? 0 : 1)
-        << what << (c.waits ? ": the collapse reached its reference check while GUP-fast was "
-                              "inside its section"
-                            : ": the collapse waited for GUP-fast")
-        << "\n" << o.describe();
+        << what
+        << (c.waits ? ": the collapse reached its reference check while GUP-fast was "
+                      "inside its section"
+                    : ": the collapse waited for GUP-fast")
+        << "\n"
+        << o.describe();
     EXPECT_TRUE(o.forbidden.empty()) << what << "\n" << o.describe();
   }
 }
