@@ -138,7 +138,9 @@ void lockstep_thread(const cell_spec &spec, group &g, actor &a, violation_sink &
         o = {"inconclusive", grade::inconclusive};
       else if (o.g == grade::forbidden)
         report_violation((std::string("forbidden:") + o.name).c_str(), -1, "forbidden outcome");
-      for (actor *m : g.members) m->access_failed = false;
+      // Cleared only when set: an iteration that ran writes no other role's line.
+      if (!ran)
+        for (actor *m : g.members) m->access_failed = false;
       auto it_b = std::find_if(g.outcomes.begin(), g.outcomes.end(), [&](const group::bucket &b) {
         return b.name == o.name && b.violated == violated;
       });

@@ -259,11 +259,16 @@ TEST(OracleLiveness, VmBugOn_PmdWithTwoDepositedTables) {
 
 // The harness's fork isolation check (stress/stress.h), on a fork that
 // left one page writable in both processes.
+// The page at kA written, then a fork: parent and child share it R/O.
+void fork_shared_page(world &w, mm_struct &child) {
+  ASSERT_NE(w.anon_page(), nullptr);
+  ASSERT_EQ(dup_mmap(w.env, child, w.mm), 0);
+}
+
 TEST(OracleLiveness, ForkLeak_ParentAndChildShareAWritablePage) {
   world w;
   mm_struct child(w.m);
-  ASSERT_NE(w.anon_page(), nullptr);
-  ASSERT_EQ(dup_mmap(w.env, child, w.mm), 0);
+  ASSERT_NO_FATAL_FAILURE(fork_shared_page(w, child));
   auto *pp = w.ptep(w.mm, kA);
   auto *cp = w.ptep(child, kA);
   const pteval_t pv = pp->load(), cv = cp->load();
@@ -283,8 +288,7 @@ TEST(OracleLiveness, ForkLeak_ParentAndChildShareAWritablePage) {
 TEST(OracleLiveness, ForkLeak_SilentOnACorrectFork) {
   world w;
   mm_struct child(w.m);
-  ASSERT_NE(w.anon_page(), nullptr);
-  ASSERT_EQ(dup_mmap(w.env, child, w.mm), 0);
+  ASSERT_NO_FATAL_FAILURE(fork_shared_page(w, child));
   EXPECT_TRUE(stress::check_fork_isolation(w.env, w.mm, child, kA, 1));
   EXPECT_EQ(w.sink.total(), 0u);
   exit_mmap(w.env, child);
