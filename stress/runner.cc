@@ -9,6 +9,7 @@
 #include <mutex>
 #include <optional>
 
+#include "coverage.h"
 #include "stress.h"
 
 namespace anonx::stress {
@@ -42,6 +43,8 @@ struct group {
   std::vector<actor *> members;  // by role
   // check()'s reports, held back until role 0 knows the iteration ran
   violation_sink held;
+  conservation_audit audit;       // role 0, between iterations
+  std::vector<owned_ref> owners;  // its scratch
 };
 
 // Did any role's access fail since the last grading? Role 0 reads the
@@ -75,6 +78,7 @@ void lockstep_thread(const cell_spec &spec, group &g, actor &a, violation_sink &
   a.hooks.align_label = inst.align_label(a.role);
   a.hooks.align_jitter = inst.align_jitter(a.role);
   a.hooks.role = a.role;
+  a.hooks.recorder = inst.recorder(a.role);
   const unsigned jitter = inst.jitter(a.role);  // constant per cell
   const auto deadline = t0 + std::chrono::duration<double>(spec.duration_s);
   const bool tso_reorder =
@@ -131,6 +135,11 @@ void lockstep_thread(const cell_spec &spec, group &g, actor &a, violation_sink &
         if (ran) sink.absorb(g.held);
         g.held.reset();
       }
+      // Conservation, at every reset: whatever the step and the check did,
+      // the machine's references, pins, frames and slots add up.
+      g.owners.clear();
+      inst.owned(g.owners);
+      g.audit.run(*g.m, g.owners, a.env.has_anon_exclusive());
       const bool violated = sink.total() > before;
       if (violated)
         o.g = grade::forbidden;
@@ -160,7 +169,8 @@ std::unique_ptr<group> make_group(const cell_spec &spec, const cell_shape &s, un
   auto g = std::make_unique<group>();
   g->m = std::make_unique<machine>(spec.frames, 2, s.roles, 64, 2048);
   if (s.lockstep) {
-    g->inst = spec.sc->make(*g->m);
+    g->inst = spec.sc->cell >= 0 ? make_coverage_instance(*g->m, static_cast<unsigned>(spec.sc->cell))
+                                 : spec.sc->make(*g->m);
     g->hs = std::make_unique<iteration_handshake>(s.roles, spin_us);
     g->align.spin_us = spin_us;
   }
@@ -216,7 +226,7 @@ size_t heap_in_use() {
 
 cell_shape shape_of(const cell_spec &spec) {
   cell_shape s;
-  s.lockstep = spec.md == mode::lockstep && spec.sc->make;
+  s.lockstep = spec.md == mode::lockstep && spec.sc->lockstep();
   s.roles = s.lockstep ? spec.sc->nr_roles : std::max(1u, spec.threads);
   s.groups = s.lockstep ? std::max(1u, spec.threads / s.roles) : 1;
   s.threads = s.groups * s.roles;
@@ -306,6 +316,16 @@ cell_result run_cell(const cell_spec &spec) {
   for (auto &t : threads) t.join();
   res.elapsed_s = std::chrono::duration<double>(clk::now() - t0).count();
   registered.reset();
+  // Conservation at teardown, in every mode: every mm has exited, so every
+  // frame and every swap slot is free again.
+  this_cpu_report() = {&sink, -1, 0};
+  for (auto &g : groups) {
+    if (g->inst) {
+      g->inst->collect(res);
+      g->inst.reset();  // its owned pages went back in its teardown
+    }
+    conservation_audit::audit_empty(*g->m);
+  }
 
   for (unsigned i = 0; i < nthreads; i++) {
     res.per_thread_ops.push_back(actors[i].stats.ops);

@@ -8,6 +8,7 @@
 // Set-up shortcuts that stand for a kernel mechanism are named where used.
 #include <cinttypes>
 
+#include "coverage.h"
 #include "stress.h"
 
 namespace anonx::stress {
@@ -182,6 +183,7 @@ struct ksm_vs_gup_fast final : one_page {
     }
     return pick(pinned, merged, "pinned+merged", "pinned", "merged", "both-backed-off");
   }
+  void owned(std::vector<owned_ref> &out) const override { out.push_back({kpage, 1}); }
   void teardown(actor &a) override {
     one_page::teardown(a);
     a.env.put_page(kpage);
@@ -409,6 +411,7 @@ struct force_write_vs_zap final : mm_instance {
     }
     return {wrote ? "wrote-private-copy" : "no-write", grade::acceptable};
   }
+  void owned(std::vector<owned_ref> &out) const override { out.push_back({file, 1}); }
   void teardown(actor &a) override {
     mm_instance::teardown(a);
     a.env.put_page(file);
@@ -563,6 +566,9 @@ struct flags_lock_vs_exclusive final : one_page {
     one_page::reset(a);
     hold(a);
   }
+  void owned(std::vector<owned_ref> &out) const override {
+    if (held) out.push_back({held, 1});  // the LRU's reference
+  }
   void teardown(actor &a) override {
     if (held) a.env.put_page(held);
     one_page::teardown(a);
@@ -669,6 +675,8 @@ const std::vector<scenario> &scenarios() {
 
 const scenario *find_scenario(const std::string &name) {
   for (const auto &s : scenarios())
+    if (name == s.name) return &s;
+  for (const auto &s : coverage_scenarios())
     if (name == s.name) return &s;
   return nullptr;
 }

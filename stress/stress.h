@@ -33,6 +33,7 @@
 #include <vector>
 
 #include "anonx.h"
+#include "audit.h"
 
 namespace anonx::stress {
 
@@ -200,6 +201,13 @@ struct preempt_plan {
   }
 };
 
+// Records the labelled steps a role passes (coverage runs: which windows
+// of the two roles overlapped). Written by its role only.
+struct label_recorder {
+  virtual ~label_recorder() = default;
+  virtual void record(const char *label) = 0;
+};
+
 // Window injection: before a labelled step, spin, yield or (free mode)
 // sleep, by the thread's seeded PRNG. Off: nothing happens.
 struct inject_hooks final : step_hooks {
@@ -264,6 +272,7 @@ struct inject_hooks final : step_hooks {
     }
   }
   void end_step() {
+    if (recorder) recorder->record("END");
     if (ticket && align_label) align->leave(role, ticket);
     // The step's end, for a partner waiting on it (parked role: its release;
     // runner: the parked role's stop or end). Only a scheduled iteration
@@ -273,7 +282,9 @@ struct inject_hooks final : step_hooks {
     ticket = step_ticket = 0;
     park_at = release_at = ~0u;
   }
+  label_recorder *recorder = nullptr;  // coverage runs: the role's window log
   void at(const char *label) override {
+    if (recorder) recorder->record(label);
     if (step_ticket) {
       const unsigned k = labels++;
       const uint64_t t4 = 4 * step_ticket;
@@ -383,6 +394,8 @@ struct outcome {
 
 // One group's state for a lockstep scenario. setup/check/reset run on role
 // 0 only, between rendezvous; step runs on every role concurrently.
+struct cell_result;
+
 struct lockstep_instance {
   virtual ~lockstep_instance() = default;
   virtual void setup(actor &a) = 0;
@@ -407,6 +420,16 @@ struct lockstep_instance {
     (void)role;
     return 128;
   }
+  // The references the scenario holds outside the page tables and the swap
+  // cache between iterations (the conservation audit's owners).
+  virtual void owned(std::vector<owned_ref> &out) const { (void)out; }
+  // Coverage: the role's window log, and what the instance adds to its
+  // cell's result once its threads are done.
+  virtual label_recorder *recorder(unsigned role) {
+    (void)role;
+    return nullptr;
+  }
+  virtual void collect(cell_result &res) const { (void)res; }
 };
 
 // Actor kinds for free mode.
@@ -432,7 +455,9 @@ struct scenario {
   unsigned nr_roles;    // actors per group in lockstep
   unsigned free_kinds;  // actor kinds in free mode
   bool inject_default;  // window injection on by default (kill matrix)
-  std::unique_ptr<lockstep_instance> (*make)(machine &);  // nullptr: free mode only
+  std::unique_ptr<lockstep_instance> (*make)(machine &);  // nullptr: free mode only (or a cell)
+  int cell = -1;  // a generated scenario: its cell of the coverage model (coverage.h)
+  bool lockstep() const { return make || cell >= 0; }
 };
 
 const std::vector<scenario> &scenarios();
@@ -467,6 +492,11 @@ struct cell_result {
   double time_to_detect_s = -1;
   cpu_stats totals;
   bool interrupted = false;  // stopped by a signal before its duration was up
+  // generated cells: iterations that reached the state, iterations where
+  // the racer passed a labelled step inside one of the path's windows, and
+  // how often, per (path label | racer label) pair
+  uint64_t reached = 0, overlapped = 0;
+  std::map<std::string, uint64_t> overlaps;
   bool failed() const { return violation_count > 0; }
 };
 
