@@ -181,16 +181,21 @@ const option_row kOptions[] = {
          bad("--protocol: unknown protocol '" + v + "' (v5.18, v5.19, v6.0, v6.1, v6.2)");
        o.protocol_given = true;
      }},
-    {"--platform", "x86|rcu|x86,rcu", "the platforms each cell runs on (default x86)",
+    {"--platform", "x86|rcu|x86,rcu",
+     "who waits for GUP-fast: x86's flush IPI, or RCU table freeing (default x86); a list runs "
+     "every cell on each",
      set_platforms},
-    {"--mutant", "NAME|none", "a deliberately broken protocol (see --list; default none)",
+    {"--mutant", "NAME|none",
+     "a named deviation replaying a historical bug, run on its base generation (see --list)",
      [](options &o, const std::string &v) {
        o.mut = nullptr;
        if (v == "none") return;
        o.mut = find_mutant(v);
        if (!o.mut) bad("--mutant: unknown mutant '" + v + "' (see --list)");
      }},
-    {"--threads", "N", "threads per cell (default 2)",
+    {"--threads", "N",
+     "simulated CPUs per cell; lockstep splits them into groups of the scenario's roles (default "
+     "2)",
      [](options &o, const std::string &v) {
        o.threads = static_cast<unsigned>(parse_u64("--threads", v, true));
      }},
@@ -200,7 +205,8 @@ const option_row kOptions[] = {
      [](options &o, const std::string &v) { o.iterations = parse_u64("--iterations", v, true); }},
     {"--seed", "N", "the first seed (default 1)",
      [](options &o, const std::string &v) { o.seed = parse_u64("--seed", v, false); }},
-    {"--mode", "lockstep|free", "lockstep iterations with outcomes, or free-running actors",
+    {"--mode", "lockstep|free",
+     "rendezvous per iteration with graded outcomes, or free-running torture (default lockstep)",
      [](options &o, const std::string &v) {
        if (v == "lockstep")
          o.md = mode::lockstep;
@@ -210,7 +216,7 @@ const option_row kOptions[] = {
          bad("--mode: unknown mode '" + v + "' (lockstep, free)");
      }},
     {"--inject", "off|random",
-     "window injection between the labelled steps (default: per scenario)",
+     "seeded spins/yields/sleeps at the labelled steps (default: the scenario's choice)",
      [](options &o, const std::string &v) {
        if (v == "off")
          o.inject = 0;
@@ -219,14 +225,17 @@ const option_row kOptions[] = {
        else
          bad("--inject: unknown value '" + v + "' (off, random)");
      }},
-    {"--preempt", "N", "lockstep: a preemption point in one iteration in N (default 4; 0: none)",
+    {"--preempt", "N",
+     "lockstep: one iteration in N runs a seeded preemption point instead of the race (default 4; "
+     "0: never)",
      [](options &o, const std::string &v) {
        const uint64_t n = parse_u64("--preempt", v, false);
        if (n > 1000000) bad("--preempt: '" + std::to_string(n) + "' is above 1000000");
        o.preempt = static_cast<unsigned>(n);
      }},
-    {"--affinity", "none|auto|CPULIST", "pin the threads to CPUs (default none)", set_affinity},
-    {"--kill-matrix", "", "run every mutant against its scenarios, and the controls",
+    {"--affinity", "none|auto|CPULIST", "pin thread i to a CPU (default none)", set_affinity},
+    {"--kill-matrix", "",
+     "every mutant against its scenarios, --seeds K seeds, first detection or --budget",
      [](options &o, const std::string &) { o.kill_matrix = true; }},
     {"--seeds", "K", "kill matrix: seeds per mutant (default 5)",
      [](options &o, const std::string &v) {
@@ -234,7 +243,7 @@ const option_row kOptions[] = {
      }},
     {"--budget", "SECONDS", "kill matrix: seconds per mutant and seed (default 10)",
      [](options &o, const std::string &v) { o.budget = parse_seconds("--budget", v); }},
-    {"--shard", "I/N", "run the I-th of N deterministic shards of the cells", set_shard},
+    {"--shard", "I/N", "run the I-th of N deterministic slices of the cells (1-based)", set_shard},
     {"--frames", "N", "frames in each group's memmap (at least 4096)",
      [](options &o, const std::string &v) {
        o.frames = parse_u64("--frames", v, true);
@@ -245,18 +254,22 @@ const option_row kOptions[] = {
      [](options &o, const std::string &) { o.stop_on_first = true; }},
     {"--quiet", "", "no summary table, progress or stat lines",
      [](options &o, const std::string &) { o.quiet = true; }},
-    {"--disable-check", "NAME[,NAME]", "turn checks off (a trailing * matches a prefix)",
+    {"--disable-check", "NAME[,NAME]",
+     "oracle ablation: drop the reports of these checks (I2-*: a prefix)",
      [](options &o, const std::string &v) {
        for (auto &c : split(v, ','))
          if (c.empty() || c == "*") bad("--disable-check: '" + v + "' names no check");
        o.disabled_checks = split(v, ',');
      }},
-    {"--checkpoint", "SECONDS", "rewrite --json FILE every SECONDS (default 60; 0: off)",
+    {"--checkpoint", "SECONDS",
+     "rewrite the --json report every SECONDS while the run goes on (default 60 with --json; 0: "
+     "off)",
      [](options &o, const std::string &v) {
        o.checkpoint_arg = v;
        o.checkpoint = parse_interval("--checkpoint", v);
      }},
-    {"--stat-interval", "SECONDS", "a stat line every SECONDS off a terminal (default 60; 0: off)",
+    {"--stat-interval", "SECONDS",
+     "off a terminal, a plain progress line every SECONDS on stderr (default 60; 0: off)",
      [](options &o, const std::string &v) {
        o.stat_interval = parse_interval("--stat-interval", v);
      }},
@@ -339,6 +352,12 @@ options parse(int argc, char **argv) {
       "Exit: 0 as expected; 1 a forbidden outcome or an escaped mutant; 2 bad usage; 3 internal "
       "error;\n130 / 143 stopped by SIGINT / SIGTERM.");
   app.allow_extras();  // reported below, as the original parser named them
+  // --help in command-line order, as every option: a bad value before it
+  // is bad usage, --help before a bad value prints the help.
+  app.set_help_flag();
+  app.add_flag_callback(
+         "-h,--help", [] { throw CLI::CallForHelp(); }, "print this help and exit")
+      ->trigger_on_parse();
   for (const option_row &r : kOptions) {
     CLI::Option *opt = *r.value
                            ? app.add_option_function<std::string>(
