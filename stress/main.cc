@@ -319,7 +319,6 @@ void resolve(options &o) {
     if (!o.list) bad("--json: missing value");
     o.list_json = true;
   }
-  if (o.list) return;
   if (o.checkpoint > 0 && o.json_path.empty())
     bad("--checkpoint: '" + o.checkpoint_arg + "' needs --json FILE to write to");
   if (o.scenario_arg == "all") {
@@ -338,7 +337,7 @@ void resolve(options &o) {
     o.proto.gen = o.mut->base;
     o.proto.mut = o.mut->id;
   }
-  if (!o.json_path.empty()) check_writable(o.json_path);
+  if (!o.list && !o.json_path.empty()) check_writable(o.json_path);  // --list writes no report
 }
 
 // CLI11 parses; its errors become bad() (one line, exit 2), --help exits 0.
