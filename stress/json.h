@@ -1,124 +1,42 @@
-// json.h: a minimal JSON writer for the reports (no dependency).
+// json.h: the reports' JSON, nlohmann::ordered_json (keys stay in the order
+// they are written), and the one number rule the reports keep: a float is
+// written with six significant digits (printf's %.6g), so reports read the
+// same as they always have (tools/, tests/, results/ read them).
 #pragma once
 
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <nlohmann/json.hpp>
 #include <string>
 
 namespace anonx::stress {
 
-class json {
- public:
-  std::string str() const { return out_; }
-  json &obj() { return open('{'); }
-  json &arr() { return open('['); }
-  json &end_obj() { return close('}'); }
-  json &end_arr() { return close(']'); }
-  json &key(const std::string &k) {
-    comma();
-    quote(k);
-    out_ += ':';
-    after_key_ = true;
-    return *this;
-  }
-  json &val(const std::string &s) {
-    comma();
-    quote(s);
-    return *this;
-  }
-  json &val(const char *s) { return val(std::string(s)); }
-  json &val(bool b) {
-    comma();
-    out_ += b ? "true" : "false";
-    return *this;
-  }
-  json &val(double d) {
-    comma();
-    if (!std::isfinite(d)) {
-      out_ += "null";
-    } else {
-      char buf[64];
-      std::snprintf(buf, sizeof buf, "%.6g", d);
-      out_ += buf;
-    }
-    return *this;
-  }
-  json &val(unsigned long long v) {
-    comma();
-    out_ += std::to_string(v);
-    return *this;
-  }
-  json &val(unsigned long v) { return val(static_cast<unsigned long long>(v)); }
-  json &val(unsigned v) { return val(static_cast<unsigned long long>(v)); }
-  json &val(long long v) {
-    comma();
-    out_ += std::to_string(v);
-    return *this;
-  }
-  json &val(long v) { return val(static_cast<long long>(v)); }
-  json &val(int v) { return val(static_cast<long long>(v)); }
-  json &null() {
-    comma();
-    out_ += "null";
-    return *this;
-  }
-  template <class T>
-  json &kv(const std::string &k, const T &v) {
-    key(k);
-    return val(v);
-  }
+using json = nlohmann::ordered_json;
 
- private:
-  json &open(char c) {
-    comma();
-    out_ += c;
-    first_ = true;
-    return *this;
-  }
-  json &close(char c) {
-    out_ += c;
-    first_ = false;
-    return *this;
-  }
-  void comma() {
-    if (after_key_) {
-      after_key_ = false;
-      return;
-    }
-    if (!first_) out_ += ',';
-    first_ = false;
-  }
-  void quote(const std::string &s) {
-    out_ += '"';
-    for (char c : s) {
-      switch (c) {
-        case '"':
-          out_ += "\\\"";
-          break;
-        case '\\':
-          out_ += "\\\\";
-          break;
-        case '\n':
-          out_ += "\\n";
-          break;
-        case '\t':
-          out_ += "\\t";
-          break;
-        default:
-          if (static_cast<unsigned char>(c) < 0x20) {
-            char buf[8];
-            std::snprintf(buf, sizeof buf, "\\u%04x", c);
-            out_ += buf;
-          } else {
-            out_ += c;
-          }
-      }
-    }
-    out_ += '"';
-  }
-  std::string out_;
-  bool first_ = true;
-  bool after_key_ = false;
-};
+// d as %.6g would write it: an integer where that has no point or exponent
+// ("60", not "60.0"), null where d is not finite.
+inline json six_digits(double d) {
+  if (!std::isfinite(d)) return nullptr;
+  char b[32];
+  std::snprintf(b, sizeof b, "%.6g", d);
+  if (!std::strpbrk(b, ".e")) return std::strtoll(b, nullptr, 10);
+  return std::strtod(b, nullptr);
+}
+
+inline void round_floats(json &j) {
+  if (j.is_number_float())
+    j = six_digits(j.get<double>());
+  else if (j.is_structured())
+    for (auto &x : j) round_floats(x);
+}
+
+// A report's text: one compact line; bytes that are not UTF-8 (an argv, a
+// host name) become U+FFFD rather than an exception.
+inline std::string report_text(json j) {
+  round_floats(j);
+  return j.dump(-1, ' ', false, json::error_handler_t::replace);
+}
 
 }  // namespace anonx::stress

@@ -3,19 +3,23 @@
 // Exit: 0 as expected; 1 a forbidden outcome or an escaped mutant; 2 bad
 // usage; 3 internal error; 130 / 143 stopped by SIGINT / SIGTERM (the
 // report then holds what ran).
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <tbb/parallel_for.h>
 #include <tbb/task_arena.h>
 #include <unistd.h>
 
+#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <cerrno>
 #include <cinttypes>
 #include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <ctime>
 #include <fstream>
 #include <functional>
@@ -32,17 +36,7 @@
 namespace anonx::stress {
 namespace {
 
-const char *kUsage =
-    "usage: anonx-stress [--list [--json]] [--scenario NAME[,NAME]|all] [--protocol "
-    "v5.18|v5.19|v6.0|v6.1|v6.2]\n"
-    "                    [--platform x86|rcu|x86,rcu]\n"
-    "                    [--mutant NAME|none] [--threads N] [--duration SECONDS] [--iterations N]\n"
-    "                    [--seed N] [--mode lockstep|free] [--inject off|random] [--preempt N]\n"
-    "                    [--affinity none|auto|CPULIST] [--json FILE] [--kill-matrix [--seeds K]\n"
-    "                    [--budget SECONDS]] [--shard I/N] [--frames N] [--stop-on-first] "
-    "[--quiet]\n"
-    "                    [--disable-check NAME[,NAME]] [--checkpoint SECONDS] [--stat-interval "
-    "SECONDS]\n"
+const char *kStopNote =
     "Ctrl-C or SIGTERM stops the run at the next iteration and keeps the summary and the\n"
     "report (exit 130 / 143); a second Ctrl-C exits at once.\n";
 
@@ -55,6 +49,7 @@ struct usage_error {
 struct options {
   bool list = false, list_json = false, kill_matrix = false, quiet = false, stop_on_first = false;
   std::vector<const scenario *> scens;
+  std::string scenario_arg = "all";  // --scenario as given, resolved once all are parsed
   runtime_protocol proto;
   bool protocol_given = false;
   std::vector<platform> platforms{platform::x86};  // --platform: each cell runs on each
@@ -67,6 +62,7 @@ struct options {
   int inject = -1;       // -1: the scenario's default
   unsigned preempt = 4;  // lockstep: a preemption point in one iteration in N (0: none)
   std::vector<int> cpus;
+  bool json_given = false;  // --json, with a FILE or (after --list) without
   std::string json_path;
   unsigned seeds = 5;
   double budget = 10.0;
@@ -74,7 +70,8 @@ struct options {
   unsigned long frames = ANONX_FRAMES;
   std::vector<std::string> disabled_checks;
   bool frames_given = false;
-  double checkpoint = -1;     // seconds between checkpoints of --json; -1: 60 with --json
+  double checkpoint = -1;  // seconds between checkpoints of --json; -1: 60 with --json
+  std::string checkpoint_arg;
   double stat_interval = -1;  // seconds between stat lines off a terminal; -1: the default (60)
   std::vector<std::string> argv;
 };
@@ -115,139 +112,219 @@ std::vector<std::string> split(const std::string &s, char sep) {
   return out;
 }
 
-options parse(int argc, char **argv) {
-  options o;
-  for (int i = 0; i < argc; i++) o.argv.push_back(argv[i]);
-  std::string scen = "all";
-  std::string checkpoint_arg;
-  auto need = [&](int &i) -> std::string {
-    if (i + 1 >= argc) bad(std::string(argv[i]) + ": missing value");
-    return argv[++i];
-  };
-  for (int i = 1; i < argc; i++) {
-    const std::string a = argv[i];
-    if (a == "--list")
-      o.list = true;
-    else if (a == "--json" && o.list &&
-             (i + 1 >= argc || std::string(argv[i + 1]).rfind("--", 0) == 0))
-      o.list_json = true;
-    else if (a == "--json")
-      o.json_path = need(i);
-    else if (a == "--scenario")
-      scen = need(i);
-    else if (a == "--protocol") {
-      const std::string v = need(i);
-      if (!parse_generation(v, &o.proto.gen))
-        bad("--protocol: unknown protocol '" + v + "' (v5.18, v5.19, v6.0, v6.1, v6.2)");
-      o.protocol_given = true;
-    } else if (a == "--platform") {
-      const std::string v = need(i);
-      o.platforms.clear();
-      for (auto &x : split(v, ',')) {
-        platform pl;
-        if (x == "all") {
-          o.platforms.assign(std::begin(kPlatforms), std::end(kPlatforms));
-          continue;
-        }
-        if (!parse_platform(x, &pl)) bad("--platform: unknown platform '" + x + "' (x86, rcu)");
-        if (std::find(o.platforms.begin(), o.platforms.end(), pl) == o.platforms.end())
-          o.platforms.push_back(pl);
-      }
-      if (o.platforms.empty()) bad("--platform: '" + v + "' names no platform");
-    } else if (a == "--mutant") {
-      const std::string v = need(i);
-      if (v != "none") {
-        o.mut = find_mutant(v);
-        if (!o.mut) bad("--mutant: unknown mutant '" + v + "' (see --list)");
-      }
-    } else if (a == "--threads")
-      o.threads = static_cast<unsigned>(parse_u64("--threads", need(i), true));
-    else if (a == "--duration")
-      o.duration = parse_seconds("--duration", need(i));
-    else if (a == "--iterations")
-      o.iterations = parse_u64("--iterations", need(i), true);
-    else if (a == "--seed")
-      o.seed = parse_u64("--seed", need(i), false);
-    else if (a == "--seeds")
-      o.seeds = static_cast<unsigned>(parse_u64("--seeds", need(i), true));
-    else if (a == "--budget")
-      o.budget = parse_seconds("--budget", need(i));
-    else if (a == "--frames") {
-      o.frames = parse_u64("--frames", need(i), true);
-      if (o.frames < 4096) bad("--frames: '" + std::to_string(o.frames) + "' is below 4096");
-      o.frames_given = true;
-    } else if (a == "--mode") {
-      const std::string v = need(i);
-      if (v == "lockstep")
-        o.md = mode::lockstep;
-      else if (v == "free")
-        o.md = mode::free;
-      else
-        bad("--mode: unknown mode '" + v + "' (lockstep, free)");
-    } else if (a == "--inject") {
-      const std::string v = need(i);
-      if (v == "off")
-        o.inject = 0;
-      else if (v == "random")
-        o.inject = 1;
-      else
-        bad("--inject: unknown value '" + v + "' (off, random)");
-    } else if (a == "--preempt") {
-      const uint64_t v = parse_u64("--preempt", need(i), false);
-      if (v > 1000000) bad("--preempt: '" + std::to_string(v) + "' is above 1000000");
-      o.preempt = static_cast<unsigned>(v);
-    } else if (a == "--affinity") {
-      const std::string affinity = need(i);
-      const unsigned ncpu = std::max(1u, std::thread::hardware_concurrency());
-      if (affinity == "none") {
-      } else if (affinity == "auto") {
-        for (unsigned c = 0; c < ncpu; c++) o.cpus.push_back(static_cast<int>(c));
-      } else {
-        for (auto &part : split(affinity, ',')) {
-          auto r = split(part, '-');
-          if (r.empty() || r.size() > 2) bad("--affinity: bad CPU list '" + affinity + "'");
-          const uint64_t lo = parse_u64("--affinity", r[0], false);
-          const uint64_t hi = r.size() == 2 ? parse_u64("--affinity", r[1], false) : lo;
-          if (hi < lo || hi >= ncpu)
-            bad("--affinity: CPU list '" + affinity + "' names a CPU this machine lacks");
-          for (uint64_t c = lo; c <= hi; c++) o.cpus.push_back(static_cast<int>(c));
-        }
-      }
-    } else if (a == "--disable-check") {
-      const std::string v = need(i);
-      for (auto &c : split(v, ','))
-        if (c.empty() || c == "*") bad("--disable-check: '" + v + "' names no check");
-      o.disabled_checks = split(v, ',');
-    } else if (a == "--kill-matrix")
-      o.kill_matrix = true;
-    else if (a == "--shard") {
-      const std::string v = need(i);
-      auto p = split(v, '/');
-      if (p.size() != 2) bad("--shard: '" + v + "' is not I/N");
-      o.shard_i = static_cast<unsigned>(parse_u64("--shard", p[0], true));
-      o.shard_n = static_cast<unsigned>(parse_u64("--shard", p[1], true));
-      if (o.shard_i > o.shard_n) bad("--shard: '" + v + "': I must be between 1 and N");
-    } else if (a == "--checkpoint") {
-      checkpoint_arg = need(i);
-      o.checkpoint = parse_interval("--checkpoint", checkpoint_arg);
-    } else if (a == "--stat-interval")
-      o.stat_interval = parse_interval("--stat-interval", need(i));
-    else if (a == "--quiet")
-      o.quiet = true;
-    else if (a == "--stop-on-first")
-      o.stop_on_first = true;
-    else if (a == "-h" || a == "--help") {
-      std::cout << kUsage;
-      std::exit(0);
-    } else
-      bad("unknown option '" + a + "'");
+void set_platforms(options &o, const std::string &v) {
+  o.platforms.clear();
+  for (auto &x : split(v, ',')) {
+    platform pl;
+    if (x == "all") {
+      o.platforms.assign(std::begin(kPlatforms), std::end(kPlatforms));
+      continue;
+    }
+    if (!parse_platform(x, &pl)) bad("--platform: unknown platform '" + x + "' (x86, rcu)");
+    if (std::find(o.platforms.begin(), o.platforms.end(), pl) == o.platforms.end())
+      o.platforms.push_back(pl);
+  }
+  if (o.platforms.empty()) bad("--platform: '" + v + "' names no platform");
+}
+
+void set_affinity(options &o, const std::string &affinity) {
+  const unsigned ncpu = std::max(1u, std::thread::hardware_concurrency());
+  o.cpus.clear();
+  if (affinity == "none") return;
+  if (affinity == "auto") {
+    for (unsigned c = 0; c < ncpu; c++) o.cpus.push_back(static_cast<int>(c));
+    return;
+  }
+  for (auto &part : split(affinity, ',')) {
+    auto r = split(part, '-');
+    if (r.empty() || r.size() > 2) bad("--affinity: bad CPU list '" + affinity + "'");
+    const uint64_t lo = parse_u64("--affinity", r[0], false);
+    const uint64_t hi = r.size() == 2 ? parse_u64("--affinity", r[1], false) : lo;
+    if (hi < lo || hi >= ncpu)
+      bad("--affinity: CPU list '" + affinity + "' names a CPU this machine lacks");
+    for (uint64_t c = lo; c <= hi; c++) o.cpus.push_back(static_cast<int>(c));
+  }
+}
+
+void set_shard(options &o, const std::string &v) {
+  auto p = split(v, '/');
+  if (p.size() != 2) bad("--shard: '" + v + "' is not I/N");
+  o.shard_i = static_cast<unsigned>(parse_u64("--shard", p[0], true));
+  o.shard_n = static_cast<unsigned>(parse_u64("--shard", p[1], true));
+  if (o.shard_i > o.shard_n) bad("--shard: '" + v + "': I must be between 1 and N");
+}
+
+// The options, one row each: the name, the value ("" for a flag), the help,
+// and what the option does to `options` (at each occurrence, in command-line
+// order, so a later one wins; a bad value calls bad()). A new option is a new
+// row: the parser, --help and the usage come from this table.
+struct option_row {
+  const char *name;
+  const char *value;
+  const char *help;
+  void (*set)(options &, const std::string &);
+  bool value_optional = false;  // --json: none after --list
+};
+
+const option_row kOptions[] = {
+    {"--list", "", "list the protocols, platforms, mutants and scenarios, then exit",
+     [](options &o, const std::string &) { o.list = true; }},
+    {"--json", "FILE",
+     "write the JSON report to FILE (a temporary file, then renamed; an unwritable FILE is bad "
+     "usage, found before the run); --list --json: the listing as JSON on stdout",
+     [](options &o, const std::string &v) { o.json_given = true, o.json_path = v; }, true},
+    {"--scenario", "NAME[,NAME]|all", "the scenarios to run (default all; see --list)",
+     [](options &o, const std::string &v) { o.scenario_arg = v; }},
+    {"--protocol", "v5.18|v5.19|v6.0|v6.1|v6.2", "the protocol generation (default v6.2)",
+     [](options &o, const std::string &v) {
+       if (!parse_generation(v, &o.proto.gen))
+         bad("--protocol: unknown protocol '" + v + "' (v5.18, v5.19, v6.0, v6.1, v6.2)");
+       o.protocol_given = true;
+     }},
+    {"--platform", "x86|rcu|x86,rcu",
+     "who waits for GUP-fast: x86's flush IPI, or RCU table freeing (default x86); a list runs "
+     "every cell on each",
+     set_platforms},
+    {"--mutant", "NAME|none",
+     "a named deviation replaying a historical bug, run on its base generation (see --list)",
+     [](options &o, const std::string &v) {
+       o.mut = nullptr;
+       if (v == "none") return;
+       o.mut = find_mutant(v);
+       if (!o.mut) bad("--mutant: unknown mutant '" + v + "' (see --list)");
+     }},
+    {"--threads", "N",
+     "simulated CPUs per cell; lockstep splits them into groups of the scenario's roles (default "
+     "2)",
+     [](options &o, const std::string &v) {
+       o.threads = static_cast<unsigned>(parse_u64("--threads", v, true));
+     }},
+    {"--duration", "SECONDS", "seconds per cell (default 1)",
+     [](options &o, const std::string &v) { o.duration = parse_seconds("--duration", v); }},
+    {"--iterations", "N", "stop a cell after N iterations (default: by --duration)",
+     [](options &o, const std::string &v) { o.iterations = parse_u64("--iterations", v, true); }},
+    {"--seed", "N", "the first seed (default 1)",
+     [](options &o, const std::string &v) { o.seed = parse_u64("--seed", v, false); }},
+    {"--mode", "lockstep|free",
+     "rendezvous per iteration with graded outcomes, or free-running torture (default lockstep)",
+     [](options &o, const std::string &v) {
+       if (v == "lockstep")
+         o.md = mode::lockstep;
+       else if (v == "free")
+         o.md = mode::free;
+       else
+         bad("--mode: unknown mode '" + v + "' (lockstep, free)");
+     }},
+    {"--inject", "off|random",
+     "seeded spins/yields/sleeps at the labelled steps (default: the scenario's choice)",
+     [](options &o, const std::string &v) {
+       if (v == "off")
+         o.inject = 0;
+       else if (v == "random")
+         o.inject = 1;
+       else
+         bad("--inject: unknown value '" + v + "' (off, random)");
+     }},
+    {"--preempt", "N",
+     "lockstep: one iteration in N runs a seeded preemption point instead of the race (default 4; "
+     "0: never)",
+     [](options &o, const std::string &v) {
+       const uint64_t n = parse_u64("--preempt", v, false);
+       if (n > 1000000) bad("--preempt: '" + std::to_string(n) + "' is above 1000000");
+       o.preempt = static_cast<unsigned>(n);
+     }},
+    {"--affinity", "none|auto|CPULIST", "pin thread i to a CPU (default none)", set_affinity},
+    {"--kill-matrix", "",
+     "every mutant against its scenarios, --seeds K seeds, first detection or --budget",
+     [](options &o, const std::string &) { o.kill_matrix = true; }},
+    {"--seeds", "K", "kill matrix: seeds per mutant (default 5)",
+     [](options &o, const std::string &v) {
+       o.seeds = static_cast<unsigned>(parse_u64("--seeds", v, true));
+     }},
+    {"--budget", "SECONDS", "kill matrix: seconds per mutant and seed (default 10)",
+     [](options &o, const std::string &v) { o.budget = parse_seconds("--budget", v); }},
+    {"--shard", "I/N", "run the I-th of N deterministic slices of the cells (1-based)", set_shard},
+    {"--frames", "N", "frames in each group's memmap (at least 4096)",
+     [](options &o, const std::string &v) {
+       o.frames = parse_u64("--frames", v, true);
+       if (o.frames < 4096) bad("--frames: '" + std::to_string(o.frames) + "' is below 4096");
+       o.frames_given = true;
+     }},
+    {"--stop-on-first", "", "stop a cell at its first violation",
+     [](options &o, const std::string &) { o.stop_on_first = true; }},
+    {"--quiet", "", "no summary table, progress or stat lines",
+     [](options &o, const std::string &) { o.quiet = true; }},
+    {"--disable-check", "NAME[,NAME]",
+     "oracle ablation: drop the reports of these checks (I2-*: a prefix)",
+     [](options &o, const std::string &v) {
+       for (auto &c : split(v, ','))
+         if (c.empty() || c == "*") bad("--disable-check: '" + v + "' names no check");
+       o.disabled_checks = split(v, ',');
+     }},
+    {"--checkpoint", "SECONDS",
+     "rewrite the --json report every SECONDS while the run goes on (default 60 with --json; 0: "
+     "off)",
+     [](options &o, const std::string &v) {
+       o.checkpoint_arg = v;
+       o.checkpoint = parse_interval("--checkpoint", v);
+     }},
+    {"--stat-interval", "SECONDS",
+     "off a terminal, a plain progress line every SECONDS on stderr (default 60; 0: off)",
+     [](options &o, const std::string &v) {
+       o.stat_interval = parse_interval("--stat-interval", v);
+     }},
+};
+
+// The synopsis: every row of kOptions, wrapped.
+std::string usage() {
+  const std::string indent(19, ' ');
+  std::string out = "usage: anonx-stress";
+  size_t col = out.size();
+  for (const option_row &r : kOptions) {
+    const std::string item = std::string(" [") + r.name + (*r.value ? " " : "") + r.value + "]";
+    if (col + item.size() > 100) out += "\n" + indent, col = indent.size() - 1;
+    out += item;
+    col += item.size();
+  }
+  return out + "\n" + kStopNote;
+}
+
+// --help: the synopsis, then CLI11's list of the options with their help.
+class help_formatter : public CLI::Formatter {
+ public:
+  std::string make_usage(const CLI::App *, std::string) const override { return usage(); }
+};
+
+// A report's temporary file, renamed onto the report once written.
+std::string temp_path(const std::string &path) { return path + ".tmp." + std::to_string(getpid()); }
+
+// --json FILE is written when the run ends: an unwritable FILE is found now,
+// as bad usage, not after a long run whose report would be lost. The
+// temporary file is created (and removed) where the report will be.
+void check_writable(const std::string &path) {
+  struct stat st {};
+  if (stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode))
+    bad("--json: cannot write '" + path + "': " + std::strerror(EISDIR));
+  const std::string tmp = temp_path(path);
+  const int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) bad("--json: cannot write '" + path + "': " + std::strerror(errno));
+  close(fd);
+  unlink(tmp.c_str());
+}
+
+// What needs every option: --json's two forms, --checkpoint's file, the
+// scenarios, --mutant against --protocol.
+void resolve(options &o) {
+  if (o.json_given && o.json_path.empty()) {
+    if (!o.list) bad("--json: missing value");
+    o.list_json = true;
   }
   if (o.checkpoint > 0 && o.json_path.empty())
-    bad("--checkpoint: '" + checkpoint_arg + "' needs --json FILE to write to");
-  if (scen == "all") {
+    bad("--checkpoint: '" + o.checkpoint_arg + "' needs --json FILE to write to");
+  if (o.scenario_arg == "all") {
     for (auto &s : scenarios()) o.scens.push_back(&s);
   } else {
-    for (auto &n : split(scen, ',')) {
+    for (auto &n : split(o.scenario_arg, ',')) {
       const scenario *s = find_scenario(n);
       if (!s) bad("--scenario: unknown scenario '" + n + "' (see --list)");
       o.scens.push_back(s);
@@ -260,6 +337,49 @@ options parse(int argc, char **argv) {
     o.proto.gen = o.mut->base;
     o.proto.mut = o.mut->id;
   }
+  if (!o.list && !o.json_path.empty()) check_writable(o.json_path);  // --list writes no report
+}
+
+// CLI11 parses; its errors become bad() (one line, exit 2), --help exits 0.
+options parse(int argc, char **argv) {
+  options o;
+  for (int i = 0; i < argc; i++) o.argv.push_back(argv[i]);
+  CLI::App app{"anonx-stress: the stress harness of the anonymous-page exclusivity protocol",
+               "anonx-stress"};
+  app.formatter(std::make_shared<help_formatter>());
+  app.footer(
+      "Exit: 0 as expected; 1 a forbidden outcome or an escaped mutant; 2 bad usage; 3 internal "
+      "error;\n130 / 143 stopped by SIGINT / SIGTERM.");
+  app.allow_extras();  // reported below, as the original parser named them
+  // --help in command-line order, as every option: a bad value before it
+  // is bad usage, --help before a bad value prints the help.
+  app.set_help_flag();
+  app.add_flag_callback(
+         "-h,--help", [] { throw CLI::CallForHelp(); }, "print this help and exit")
+      ->trigger_on_parse();
+  for (const option_row &r : kOptions) {
+    CLI::Option *opt = *r.value
+                           ? app.add_option_function<std::string>(
+                                 r.name, [&o, &r](const std::string &v) { r.set(o, v); }, r.help)
+                           : app.add_flag_callback(
+                                 r.name, [&o, &r] { r.set(o, ""); }, r.help);
+    opt->trigger_on_parse();
+    if (*r.value) opt->type_name(r.value);
+    if (r.value_optional) opt->expected(0, 1);
+  }
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp &) {
+    std::cout << app.help();
+    std::exit(0);
+  } catch (const CLI::ArgumentMismatch &e) {  // "NAME: 1 required TYPE missing"
+    const std::string m = e.what();
+    bad(m.substr(0, m.find(':')) + ": missing value");
+  } catch (const CLI::ParseError &e) {
+    bad(e.what());
+  }
+  if (!app.remaining().empty()) bad("unknown option '" + app.remaining().front() + "'");
+  resolve(o);
   return o;
 }
 
@@ -276,33 +396,28 @@ std::string visible_list(const mutant_info &m) {
 void print_list(bool as_json) {
   if (as_json) {
     json j;
-    j.obj().key("protocols").arr();
-    for (auto g : kGenerations) j.val(generation_name(g));
-    j.end_arr().key("platforms").arr();
-    for (auto pl : kPlatforms) j.val(platform_name(pl));
-    j.end_arr().key("mutants").arr();
+    for (auto g : kGenerations) j["protocols"].push_back(generation_name(g));
+    for (auto pl : kPlatforms) j["platforms"].push_back(platform_name(pl));
+    j["mutants"] = json::array();
     for (auto &m : kMutants) {
-      j.obj().kv("name", m.name).kv("protocol", generation_name(m.base)).kv("replays", m.replays);
-      j.key("visible_on").arr();
+      json visible = json::array();
       for (auto pl : kPlatforms)
-        if (visible_on(m, pl)) j.val(platform_name(pl));
-      j.end_arr().key("invariants").arr();
-      for (auto &x : split(m.invariants, ' ')) j.val(x);
-      j.end_arr().key("scenarios").arr();
-      for (auto &x : split(m.scenarios, ' ')) j.val(x);
-      j.end_arr().end_obj();
+        if (visible_on(m, pl)) visible.push_back(platform_name(pl));
+      j["mutants"].push_back({{"name", m.name},
+                              {"protocol", generation_name(m.base)},
+                              {"replays", m.replays},
+                              {"visible_on", visible},
+                              {"invariants", split(m.invariants, ' ')},
+                              {"scenarios", split(m.scenarios, ' ')}});
     }
-    j.end_arr().key("scenarios").arr();
+    j["scenarios"] = json::array();
     for (auto &s : scenarios())
-      j.obj()
-          .kv("name", s.name)
-          .kv("description", s.description)
-          .kv("actors", s.actors)
-          .kv("oracle", s.oracle)
-          .kv("lockstep", s.make != nullptr)
-          .end_obj();
-    j.end_arr().end_obj();
-    std::cout << j.str() << "\n";
+      j["scenarios"].push_back({{"name", s.name},
+                                {"description", s.description},
+                                {"actors", s.actors},
+                                {"oracle", s.oracle},
+                                {"lockstep", s.make != nullptr}});
+    std::cout << report_text(j) << "\n";
     return;
   }
   std::printf(
@@ -326,25 +441,22 @@ std::string now_iso() {
   return buf;
 }
 
-void write_context(json &j, const options &o) {
+json context(const options &o) {
   char host[256] = "unknown";
   gethostname(host, sizeof host - 1);
   std::string argv;
   for (auto &a : o.argv) argv += (argv.empty() ? "" : " ") + a;
-  j.key("context")
-      .obj()
-      .kv("git_sha", ANONX_GIT_SHA)
-      .kv("compiler", __VERSION__)
-      .kv("build_type", ANONX_BUILD_TYPE)
-      .kv("sanitizer", ANONX_SANITIZER)
-      .kv("ptl", kPtlName)
-      .kv("host", host)
-      .kv("cpus", std::thread::hardware_concurrency())
-      .kv("cpus_allowed", cpus_allowed())
-      .kv("date", now_iso())
-      .kv("argv", argv)
-      .kv("seed", o.seed)
-      .end_obj();
+  return {{"git_sha", ANONX_GIT_SHA},
+          {"compiler", __VERSION__},
+          {"build_type", ANONX_BUILD_TYPE},
+          {"sanitizer", ANONX_SANITIZER},
+          {"ptl", kPtlName},
+          {"host", std::string(host)},
+          {"cpus", std::thread::hardware_concurrency()},
+          {"cpus_allowed", cpus_allowed()},
+          {"date", now_iso()},
+          {"argv", argv},
+          {"seed", o.seed}};
 }
 
 std::string rerun_line(const options &o, const cell_result &r) {
@@ -363,79 +475,63 @@ std::string rerun_line(const options &o, const cell_result &r) {
   return s.str();
 }
 
-void write_run(json &j, const cell_result &r) {
-  j.obj()
-      .kv("scenario", r.spec.sc->name)
-      .kv("protocol", generation_name(r.spec.proto.gen))
-      .kv("platform", platform_name(r.spec.proto.plat))
-      .kv("mutant", mutant_name(r.spec.proto.mut))
-      .kv("mode", mode_name(r.spec.md))
-      .kv("inject", r.spec.inject)
-      .kv("preempt_one_in", r.spec.preempt)
-      .kv("threads", r.spec.threads)
-      .kv("seed", r.spec.seed)
-      .kv("duration_s", r.elapsed_s)
-      .kv("interrupted", r.interrupted)
-      .kv("iterations", r.iterations)
-      .kv("inconclusive", r.inconclusive)
-      .kv("ops", r.ops)
-      .kv("ops_per_s", r.elapsed_s > 0 ? r.ops / r.elapsed_s : 0.0)
-      .kv("iterations_per_s", r.elapsed_s > 0 ? r.iterations / r.elapsed_s : 0.0);
-  j.key("per_thread_ops").arr();
-  for (auto x : r.per_thread_ops) j.val(x);
-  j.end_arr().key("outcomes").obj();
+json run_json(const cell_result &r) {
+  json j = {{"scenario", r.spec.sc->name},
+            {"protocol", generation_name(r.spec.proto.gen)},
+            {"platform", platform_name(r.spec.proto.plat)},
+            {"mutant", mutant_name(r.spec.proto.mut)},
+            {"mode", mode_name(r.spec.md)},
+            {"inject", r.spec.inject},
+            {"preempt_one_in", r.spec.preempt},
+            {"threads", r.spec.threads},
+            {"seed", r.spec.seed},
+            {"duration_s", r.elapsed_s},
+            {"interrupted", r.interrupted},
+            {"iterations", r.iterations},
+            {"inconclusive", r.inconclusive},
+            {"ops", r.ops},
+            {"ops_per_s", r.elapsed_s > 0 ? r.ops / r.elapsed_s : 0.0},
+            {"iterations_per_s", r.elapsed_s > 0 ? r.iterations / r.elapsed_s : 0.0},
+            {"per_thread_ops", r.per_thread_ops},
+            {"outcomes", json::object()},
+            {"violations", json::array()}};
   for (auto &[name, v] : r.outcomes)
-    j.key(name).obj().kv("count", v.first).kv("grade", grade_name(v.second)).end_obj();
-  j.end_obj().key("violations").arr();
+    j["outcomes"][name] = {{"count", v.first}, {"grade", grade_name(v.second)}};
   for (auto &v : r.violations)
-    j.obj()
-        .kv("invariant", v.check)
-        .kv("count", v.count)
-        .key("first")
-        .obj()
-        .kv("time_s", v.time_s)
-        .kv("iteration", v.iteration)
-        .kv("thread", v.cpu)
-        .kv("pfn", v.pfn)
-        .kv("detail", v.detail)
-        .end_obj()
-        .end_obj();
-  j.end_arr();
-  if (r.time_to_detect_s >= 0)
-    j.kv("time_to_detect_s", r.time_to_detect_s);
-  else
-    j.key("time_to_detect_s").null();
+    j["violations"].push_back({{"invariant", v.check},
+                               {"count", v.count},
+                               {"first",
+                                {{"time_s", v.time_s},
+                                 {"iteration", v.iteration},
+                                 {"thread", v.cpu},
+                                 {"pfn", v.pfn},
+                                 {"detail", v.detail}}}});
+  j["time_to_detect_s"] = r.time_to_detect_s >= 0 ? json(r.time_to_detect_s) : json(nullptr);
   const cpu_stats &t = r.totals;
-  j.key("gup_fast")
-      .obj()
-      .kv("attempts", t.gup_fast_success + t.gup_fast_fallback)
-      .kv("success", t.gup_fast_success)
-      .kv("fallback", t.gup_fast_fallback)
-      .kv("recheck_fail", t.gup_fast_recheck_fail)
-      .end_obj();
-  j.key("paths")
-      .obj()
-      .kv("faults", t.faults)
-      .kv("cow_copies", t.cow_copies)
-      .kv("cow_reuse", t.cow_reuse)
-      .kv("unshares", t.unshares)
-      .kv("share_busy", t.share_busy)
-      .kv("swapouts", t.swapouts)
-      .kv("swapin_bypass", t.swapin_bypass)
-      .kv("swapin_swapcache", t.swapin_swapcache)
-      .kv("migrations", t.migrations)
-      .kv("gup_slow", t.gup_slow)
-      .end_obj();
-  j.end_obj();
+  j["gup_fast"] = {{"attempts", t.gup_fast_success + t.gup_fast_fallback},
+                   {"success", t.gup_fast_success},
+                   {"fallback", t.gup_fast_fallback},
+                   {"recheck_fail", t.gup_fast_recheck_fail}};
+  j["paths"] = {{"faults", t.faults},
+                {"cow_copies", t.cow_copies},
+                {"cow_reuse", t.cow_reuse},
+                {"unshares", t.unshares},
+                {"share_busy", t.share_busy},
+                {"swapouts", t.swapouts},
+                {"swapin_bypass", t.swapin_bypass},
+                {"swapin_swapcache", t.swapin_swapcache},
+                {"migrations", t.migrations},
+                {"gup_slow", t.gup_slow}};
+  return j;
 }
 
 // Reports are written to a temporary file, then renamed: nothing half-written.
-void write_file(const std::string &path, const std::string &text) {
-  const std::string tmp = path + ".tmp." + std::to_string(getpid());
+void write_file(const std::string &path, const json &report) {
+  const std::string tmp = temp_path(path);
   {
     std::ofstream f(tmp);
     if (!f) throw std::runtime_error("cannot write " + tmp);
-    f << text << "\n";
+    f << report_text(report) << "\n";
     if (!f) throw std::runtime_error("cannot write " + tmp);
   }
   if (std::rename(tmp.c_str(), path.c_str()) != 0)
@@ -733,27 +829,18 @@ std::vector<cell_result> run_jobs(const std::vector<job> &jobs, progress &pg,
   return results;
 }
 
-// Whether a signal stopped the run, and which.
-void write_stop(json &j) {
-  j.kv("interrupted", stop_signal() != 0);
-  if (stop_signal()) j.kv("signal", signal_name(stop_signal()));
-}
-
-// A checkpoint: the report so far, rewritten (atomically) while the run
-// goes on, so a run killed outright (SIGKILL, the OOM killer, a node lost)
-// leaves the cells it finished and how far the running ones had got.
-void write_checkpoint(const options &o, const std::vector<cell_result> &finished,
-                      const std::vector<running_cell> &running);
-
-// The report's head: schema and context, then the runs; the caller writes
-// the kill matrix and closes the object.
-void begin_report(json &j, const options &o, const std::vector<cell_result> &results) {
-  j.obj().kv("schema", "anonx-stress/1").kv("checkpoint", false);
-  write_stop(j);
-  write_context(j, o);
-  j.key("runs").arr();
-  for (auto &r : results) write_run(j, r);
-  j.end_arr();
+// A report's head: schema, whether it is a checkpoint, whether a signal
+// stopped the run (and which), context, then the runs; the caller adds the
+// rest (the running cells, the kill matrix).
+json report_head(const options &o, bool checkpoint, const std::vector<cell_result> &results) {
+  json j = {{"schema", "anonx-stress/1"},
+            {"checkpoint", checkpoint},
+            {"interrupted", !checkpoint && stop_signal() != 0}};
+  if (!checkpoint && stop_signal()) j["signal"] = signal_name(stop_signal());
+  j["context"] = context(o);
+  j["runs"] = json::array();
+  for (auto &r : results) j["runs"].push_back(run_json(r));
+  return j;
 }
 
 bool in_shard(const options &o, size_t index) { return index % o.shard_n == o.shard_i - 1; }
@@ -797,29 +884,26 @@ const char *end_verdict(int rc) {
   return rc ? "FAILURE (INTERRUPTED)" : "INTERRUPTED";
 }
 
+// A checkpoint: the report so far, rewritten (atomically) while the run
+// goes on, so a run killed outright (SIGKILL, the OOM killer, a node lost)
+// leaves the cells it finished and how far the running ones had got.
 void write_checkpoint(const options &o, const std::vector<cell_result> &finished,
                       const std::vector<running_cell> &running) {
-  json j;
-  j.obj().kv("schema", "anonx-stress/1").kv("checkpoint", true).kv("interrupted", false);
-  write_context(j, o);
-  j.key("runs").arr();
-  for (auto &r : finished) write_run(j, r);
-  j.end_arr().key("running").arr();
+  json j = report_head(o, true, finished);
+  j["running"] = json::array();
   for (auto &r : running)
-    j.obj()
-        .kv("scenario", r.scenario)
-        .kv("protocol", r.protocol)
-        .kv("mutant", r.mutant)
-        .kv("threads", r.threads)
-        .kv("seed", r.seed)
-        .kv("duration_s", r.duration_s)
-        .kv("elapsed_s", r.elapsed_s)
-        .kv("ops", r.ops)
-        .kv("ops_per_s", r.elapsed_s > 0 ? r.ops / r.elapsed_s : 0.0)
-        .kv("violations", r.violations)
-        .end_obj();
-  j.end_arr().key("kill_matrix").arr().end_arr().end_obj();
-  write_file(o.json_path, j.str());
+    j["running"].push_back({{"scenario", r.scenario},
+                            {"protocol", r.protocol},
+                            {"mutant", r.mutant},
+                            {"threads", r.threads},
+                            {"seed", r.seed},
+                            {"duration_s", r.duration_s},
+                            {"elapsed_s", r.elapsed_s},
+                            {"ops", r.ops},
+                            {"ops_per_s", r.elapsed_s > 0 ? r.ops / r.elapsed_s : 0.0},
+                            {"violations", r.violations}});
+  j["kill_matrix"] = json::array();
+  write_file(o.json_path, j);
 }
 
 // The live output and checkpoints a run gets from its options.
@@ -862,10 +946,9 @@ int run_scenarios(const options &o) {
                   rerun_line(o, r).c_str());
     }
   if (!o.json_path.empty()) {
-    json j;
-    begin_report(j, o, results);
-    j.key("kill_matrix").arr().end_arr().end_obj();
-    write_file(o.json_path, j.str());
+    json j = report_head(o, false, results);
+    j["kill_matrix"] = json::array();
+    write_file(o.json_path, j);
   }
   std::string plats;
   for (auto pl : o.platforms) plats += (plats.empty() ? "" : ",") + std::string(platform_name(pl));
@@ -955,9 +1038,8 @@ int run_kill_matrix(const options &o) {
   const std::vector<cell_result> results = drop_cut_jobs(run_jobs(jobs, pg, o.cpus, 2));
 
   int rc = 0;
-  json j;
-  begin_report(j, o, results);
-  j.key("kill_matrix").arr();
+  json j = report_head(o, false, results);
+  json &km = j["kill_matrix"] = json::array();
   if (!o.quiet)
     std::printf("\n%-26s %-6s %-4s %-8s %-22s %-12s %9s %9s %-20s %s\n", "mutant", "base", "plat",
                 "visible", "verdict", "killed", "median_s", "max_s", "killed_by", "scenarios");
@@ -1002,21 +1084,20 @@ int run_kill_matrix(const options &o) {
         verdict = "escaped";
         rc = 1;
       }
-      j.obj()
-          .kv("mutant", m.name)
-          .kv("protocol", generation_name(m.base))
-          .kv("platform", platform_name(pl))
-          .kv("visible", visible_on(m, pl))
-          .kv("verdict", verdict)
-          .kv("seeds", static_cast<unsigned>(per_seed.size()))
-          .kv("killed_seeds", static_cast<unsigned>(killed))
-          .kv("median_s", median)
-          .kv("max_s", mx)
-          .kv("scenario", best.empty() ? std::string(split(m.scenarios, ' ')[0]) : best)
-          .kv("killed_by", killed_by);
-      j.key("per_seed_s").arr();
-      for (double t : per_seed) t < 0 ? j.null() : j.val(t);
-      j.end_arr().end_obj();
+      json per_seed_s = json::array();
+      for (double t : per_seed) per_seed_s.push_back(t < 0 ? json(nullptr) : json(t));
+      km.push_back({{"mutant", m.name},
+                    {"protocol", generation_name(m.base)},
+                    {"platform", platform_name(pl)},
+                    {"visible", visible_on(m, pl)},
+                    {"verdict", verdict},
+                    {"seeds", per_seed.size()},
+                    {"killed_seeds", killed},
+                    {"median_s", median},
+                    {"max_s", mx},
+                    {"scenario", best.empty() ? split(m.scenarios, ' ')[0] : best},
+                    {"killed_by", killed_by},
+                    {"per_seed_s", per_seed_s}});
       if (!o.quiet)
         std::printf("%-26s %-6s %-4s %-8s %-22s %5zu/%-6zu %9.4f %9.4f %-20s %s\n", m.name,
                     generation_name(m.base), platform_name(pl), visible_list(m).c_str(),
@@ -1029,7 +1110,6 @@ int run_kill_matrix(const options &o) {
             break;
           }
     }
-  j.end_arr();
   size_t control_fail = 0;
   for (auto &r : results)
     if (r.spec.proto.mut == mutant::none && r.failed()) {
@@ -1039,8 +1119,7 @@ int run_kill_matrix(const options &o) {
                   generation_name(r.spec.proto.gen), platform_name(r.spec.proto.plat),
                   r.violation_count, rerun_line(o, r).c_str());
     }
-  j.end_obj();
-  if (!o.json_path.empty()) write_file(o.json_path, j.str());
+  if (!o.json_path.empty()) write_file(o.json_path, j);
   report_interruption(results);
   std::printf("End of test: %s (kill matrix: seeds=%u budget=%g cells=%zu control failures=%zu)\n",
               end_verdict(rc), o.seeds, o.budget, results.size(), control_fail);
@@ -1208,7 +1287,7 @@ int main(int argc, char **argv) {
     install_stop_handlers();
     return exit_code(o.kill_matrix ? run_kill_matrix(o) : run_scenarios(o));
   } catch (const usage_error &e) {
-    std::fprintf(stderr, "anonx-stress: %s\n%s", e.msg.c_str(), kUsage);
+    std::fprintf(stderr, "anonx-stress: %s\n%s", e.msg.c_str(), usage().c_str());
     return 2;
   } catch (const std::exception &e) {
     std::fprintf(stderr, "anonx-stress: internal error: %s\n", e.what());

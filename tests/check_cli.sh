@@ -28,4 +28,24 @@ check "'2000000'" --preempt 2000000
 check "'x'" --checkpoint x
 check "'-1'" --stat-interval -1
 check "'5'" --checkpoint 5
+check "--threads: missing value" --threads
+check "--json: missing value" --json
+# An unwritable --json FILE is bad usage found before the run (exit 2, not a
+# 30 s run that ends in an internal error and loses its report), and leaves
+# no temporary file behind.
+run=(--scenario fork_vs_pin --duration 30)
+check "'/nonexistent/dir/r.json': No such file or directory" "${run[@]}" --json /nonexistent/dir/r.json
+tmp=$(mktemp -d)
+trap 'chmod 700 "$tmp"; rm -rf "$tmp"' EXIT
+check "'$tmp': Is a directory" "${run[@]}" --json "$tmp"
+if [ "$(id -u)" -ne 0 ]; then # root writes into a read-only directory
+  mkdir "$tmp/ro" && chmod 555 "$tmp/ro"
+  check "'$tmp/ro/r.json': Permission denied" "${run[@]}" --json "$tmp/ro/r.json"
+else
+  echo "skip: read-only directory (running as root)"
+fi
+if [ -n "$(find "$tmp" -name '*.tmp.*')" ]; then
+  echo "FAIL: a temporary report was left in $tmp"
+  fail=1
+fi
 exit $fail
