@@ -173,6 +173,18 @@ class basic_swap_device {
     lock_guard<spinlock_t> g(lock_);
     return free_.size();
   }
+  unsigned long nr_slots() const { return nr_slots_; }
+
+  // For the harness's conservation audit at a quiescent point (no path
+  // runs): fn(offset, swap count, SWAP_HAS_CACHE, cached page) for every
+  // slot in use.
+  template <class F>
+  void for_each_used_slot(F &&fn) {
+    lock_guard<spinlock_t> g(lock_);
+    for (unsigned long off = 1; off < nr_slots_; off++)
+      if (slots_[off].count || slots_[off].has_cache)
+        fn(off, slots_[off].count, slots_[off].has_cache, slots_[off].cache);
+  }
 
  private:
   struct slot {

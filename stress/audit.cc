@@ -85,11 +85,13 @@ void conservation_audit::run(machine &m, const std::vector<owned_ref> &owned,
       const int want = expect_[pfn];
       const int have = page_ref_count(p);
       if (have > want)
-        report_violation("leak-ref", pfn,
-                         "_refcount " + std::to_string(have) + ", its mappings, swap cache and "
-                         "owners hold " + std::to_string(want) +
-                             (have - want >= GUP_PIN_COUNTING_BIAS ? " (a pin was never released)"
-                                                                   : ""));
+        report_violation(
+            "leak-ref", pfn,
+            "_refcount " + std::to_string(have) +
+                ", its mappings, swap cache and "
+                "owners hold " +
+                std::to_string(want) +
+                (have - want >= GUP_PIN_COUNTING_BIAS ? " (a pin was never released)" : ""));
       else if (have < want)
         report_violation("ref-lost", pfn,
                          "_refcount " + std::to_string(have) + " below the " +
@@ -115,6 +117,20 @@ void conservation_audit::run(machine &m, const std::vector<owned_ref> &owned,
                          " frames allocated that no page table, swap slot or owner reaches");
 }
 
+void reclaim_orphan_swap_cache(stress_env &env) {
+  std::vector<page *> orphans;
+  env.m->swap.for_each_used_slot([&](unsigned long, int count, bool, page *cache) {
+    if (cache && count == 0) orphans.push_back(cache);
+  });
+  for (page *p : orphans) {
+    if (page_mapcount(p) != 0 || page_ref_count(p) != 1 || !trylock_page(p)) continue;
+    get_page(p);  // isolation: the page is freed below, unlocked
+    env.m->swap.delete_from_swap_cache(env.m->mem, static_cast<int>(env.cpu), p);
+    unlock_page(p);
+    env.put_page(p);
+  }
+}
+
 void conservation_audit::audit_empty(machine &m) {
   const unsigned long nr = m.mem.nr_frames();
   const unsigned long free = m.mem.nr_free_small() + m.mem.nr_free_huge() * HPAGE_PMD_NR;
@@ -123,9 +139,9 @@ void conservation_audit::audit_empty(machine &m) {
                      std::to_string(nr - free) + " frames still allocated at teardown");
   const unsigned long slots = m.swap.nr_free();
   if (slots + 1 != m.swap.nr_slots())
-    report_violation("leak-swap", -1,
-                     std::to_string(m.swap.nr_slots() - 1 - slots) +
-                         " swap slots still in use at teardown");
+    report_violation(
+        "leak-swap", -1,
+        std::to_string(m.swap.nr_slots() - 1 - slots) + " swap slots still in use at teardown");
 }
 
 }  // namespace anonx::stress

@@ -40,11 +40,18 @@ class conservation_audit {
 
  private:
   void touch(unsigned long pfn);
-  std::vector<int> expect_;       // per frame: the references its owners hold
-  std::vector<int> mappers_;      // per frame: PTE or PMD mappings of exactly it
-  std::vector<unsigned> touched_; // frames with a nonzero entry above
-  std::vector<int> swap_refs_;    // per slot: swap entries that refer to it
-  std::vector<unsigned> slots_;   // slots with a nonzero entry
+  std::vector<int> expect_;        // per frame: the references its owners hold
+  std::vector<int> mappers_;       // per frame: PTE or PMD mappings of exactly it
+  std::vector<unsigned> touched_;  // frames with a nonzero entry above
+  std::vector<int> swap_refs_;     // per slot: swap entries that refer to it
+  std::vector<unsigned> slots_;    // slots with a nonzero entry
 };
+
+// Models: shrink_page_list() reclaiming a clean swap-cache page that
+// nothing maps and nobody else holds (__remove_mapping), for every such
+// page: what kswapd does to the pages a zap leaves in the swap cache (zap
+// drops a swap entry with swap_free; the page waits for reclaim). Run at a
+// quiescent point, before an audit that expects every frame free.
+void reclaim_orphan_swap_cache(stress_env &env);
 
 }  // namespace anonx::stress

@@ -29,6 +29,7 @@
 #include <set>
 #include <sstream>
 
+#include "coverage.h"
 #include "json.h"
 #include "stress.h"
 #include "version.h"
@@ -62,7 +63,9 @@ struct options {
   int inject = -1;       // -1: the scenario's default
   unsigned preempt = 4;  // lockstep: a preemption point in one iteration in N (0: none)
   std::vector<int> cpus;
-  bool json_given = false;  // --json, with a FILE or (after --list) without
+  bool coverage = false;        // --coverage: every feasible cell of the coverage model
+  bool duration_given = false;  // --duration (--coverage has its own default)
+  bool json_given = false;      // --json, with a FILE or (after --list) without
   std::string json_path;
   unsigned seeds = 5;
   double budget = 10.0;
@@ -200,7 +203,14 @@ const option_row kOptions[] = {
        o.threads = static_cast<unsigned>(parse_u64("--threads", v, true));
      }},
     {"--duration", "SECONDS", "seconds per cell (default 1)",
-     [](options &o, const std::string &v) { o.duration = parse_seconds("--duration", v); }},
+     [](options &o, const std::string &v) {
+       o.duration = parse_seconds("--duration", v);
+       o.duration_given = true;
+     }},
+    {"--coverage", "",
+     "run every feasible cell of the coverage model (with --scenario: the cells whose names start "
+     "with one of its words), print the coverage table (default --duration 0.3 per cell)",
+     [](options &o, const std::string &) { o.coverage = true; }},
     {"--iterations", "N", "stop a cell after N iterations (default: by --duration)",
      [](options &o, const std::string &v) { o.iterations = parse_u64("--iterations", v, true); }},
     {"--seed", "N", "the first seed (default 1)",
@@ -321,7 +331,20 @@ void resolve(options &o) {
   }
   if (o.checkpoint > 0 && o.json_path.empty())
     bad("--checkpoint: '" + o.checkpoint_arg + "' needs --json FILE to write to");
-  if (o.scenario_arg == "all") {
+  if (o.coverage) {
+    if (o.kill_matrix) bad("--coverage: runs the coverage model, not with --kill-matrix");
+    if (!o.duration_given) o.duration = 0.3;
+    const auto words =
+        o.scenario_arg == "all" ? std::vector<std::string>{""} : split(o.scenario_arg, ',');
+    for (auto &s : coverage_scenarios())
+      for (auto &w : words)
+        if (std::string(s.name).rfind(w, 0) == 0) {
+          o.scens.push_back(&s);
+          break;
+        }
+    if (o.scens.empty())
+      bad("--scenario: '" + o.scenario_arg + "' names no feasible cell (see --list --json)");
+  } else if (o.scenario_arg == "all") {
     for (auto &s : scenarios()) o.scens.push_back(&s);
   } else {
     for (auto &n : split(o.scenario_arg, ',')) {
@@ -417,6 +440,20 @@ void print_list(bool as_json) {
                                 {"actors", s.actors},
                                 {"oracle", s.oracle},
                                 {"lockstep", s.make != nullptr}});
+    json &cov = j["coverage_model"];
+    for (auto &a : coverage_states())
+      cov["states"].push_back({{"name", a.name}, {"description", a.description}});
+    for (unsigned i = 0; i < coverage_ops().size(); i++)
+      cov[i < coverage_nr_paths() ? "paths" : "holders"].push_back(
+          {{"name", coverage_ops()[i].name}, {"description", coverage_ops()[i].description}});
+    j["cells"] = json::array();
+    for (auto &c : coverage_cells())
+      j["cells"].push_back({{"name", c.name},
+                            {"state", coverage_states()[c.state].name},
+                            {"path", coverage_ops()[c.path].name},
+                            {"racer", coverage_ops()[c.racer].name},
+                            {"feasible", c.feasible},
+                            {"reason", c.reason}});
     std::cout << report_text(j) << "\n";
     return;
   }
@@ -430,6 +467,11 @@ void print_list(bool as_json) {
                 visible_list(m).c_str(), m.invariants, m.scenarios, "", m.replays);
   std::printf("\nscenarios:\n");
   for (auto &s : scenarios()) std::printf("  %-26s %-20s %s\n", s.name, s.actors, s.description);
+  std::printf(
+      "\ncoverage model: %zu states x %u paths x %zu racers: %zu cells, %zu feasible (each a "
+      "scenario named state/path/racer; --list --json has the table, --coverage runs them)\n",
+      coverage_states().size(), coverage_nr_paths(), coverage_ops().size(), coverage_cells().size(),
+      coverage_scenarios().size());
 }
 
 // ---- context, reports ------------------------------------------------------
@@ -507,6 +549,11 @@ json run_json(const cell_result &r) {
                                  {"pfn", v.pfn},
                                  {"detail", v.detail}}}});
   j["time_to_detect_s"] = r.time_to_detect_s >= 0 ? json(r.time_to_detect_s) : json(nullptr);
+  if (r.spec.sc->cell >= 0) {  // a generated cell: its coverage
+    j["reached"] = r.reached;
+    j["overlapped"] = r.overlapped;
+    j["overlaps"] = r.overlaps;
+  }
   const cpu_stats &t = r.totals;
   j["gup_fast"] = {{"attempts", t.gup_fast_success + t.gup_fast_fallback},
                    {"success", t.gup_fast_success},
@@ -919,6 +966,46 @@ void setup_live(progress &pg, const options &o) {
   };
 }
 
+// --coverage: one row per cell (reached, iterations, rate, how often the
+// windows overlapped, violations) and the share of feasible cells reached.
+json coverage_table(const options &o, const std::vector<cell_result> &results) {
+  size_t reached = 0;
+  json cells = json::array();
+  if (!o.quiet)
+    std::printf("\n%-48s %7s %9s %9s %8s %5s  %s\n", "cell", "reached", "iters", "iter/s",
+                "overlap", "viol", "window pairs hit (path|racer)");
+  for (auto &r : results) {
+    const bool hit = r.reached > 0;
+    reached += hit;
+    std::string pairs;
+    for (auto &[k, n] : r.overlaps) pairs += (pairs.empty() ? "" : " ") + k;
+    const double rate = r.elapsed_s > 0 ? r.iterations / r.elapsed_s : 0;
+    if (!o.quiet)
+      std::printf("%-48s %7s %9" PRIu64 " %9.0f %7.0f%% %5" PRIu64 "  %s\n", r.spec.sc->name,
+                  hit ? "yes" : "NO", r.iterations, rate,
+                  r.iterations ? 100.0 * r.overlapped / r.iterations : 0.0, r.violation_count,
+                  pairs.size() > 60 ? (pairs.substr(0, 57) + "...").c_str() : pairs.c_str());
+    cells.push_back({{"cell", r.spec.sc->name},
+                     {"platform", platform_name(r.spec.proto.plat)},
+                     {"reached", hit},
+                     {"reached_iterations", r.reached},
+                     {"iterations", r.iterations},
+                     {"iterations_per_s", rate},
+                     {"overlapped", r.overlapped},
+                     {"overlaps", r.overlaps},
+                     {"violations", r.violation_count}});
+  }
+  const size_t feasible = coverage_scenarios().size();
+  const double pct = results.empty() ? 0 : 100.0 * reached / results.size();
+  std::printf(
+      "coverage: %zu of %zu cells run reached their state (%.1f%%); the model has %zu "
+      "feasible cells of %zu\n",
+      reached, results.size(), pct, feasible, coverage_cells().size());
+  return {{"feasible", feasible},  {"cells_total", coverage_cells().size()},
+          {"run", results.size()}, {"reached", reached},
+          {"percent", pct},        {"cells", cells}};
+}
+
 int run_scenarios(const options &o) {
   std::vector<job> jobs;
   size_t index = 0;
@@ -945,9 +1032,12 @@ int run_scenarios(const options &o) {
                   r.violations.empty() ? "?" : r.violations.front().check.c_str(),
                   rerun_line(o, r).c_str());
     }
+  json cov;
+  if (o.coverage) cov = coverage_table(o, results);
   if (!o.json_path.empty()) {
     json j = report_head(o, false, results);
     j["kill_matrix"] = json::array();
+    if (o.coverage) j["coverage"] = cov;
     write_file(o.json_path, j);
   }
   std::string plats;

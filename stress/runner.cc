@@ -169,8 +169,9 @@ std::unique_ptr<group> make_group(const cell_spec &spec, const cell_shape &s, un
   auto g = std::make_unique<group>();
   g->m = std::make_unique<machine>(spec.frames, 2, s.roles, 64, 2048);
   if (s.lockstep) {
-    g->inst = spec.sc->cell >= 0 ? make_coverage_instance(*g->m, static_cast<unsigned>(spec.sc->cell))
-                                 : spec.sc->make(*g->m);
+    g->inst = spec.sc->cell >= 0
+                  ? make_coverage_instance(*g->m, static_cast<unsigned>(spec.sc->cell))
+                  : spec.sc->make(*g->m);
     g->hs = std::make_unique<iteration_handshake>(s.roles, spin_us);
     g->align.spin_us = spin_us;
   }
@@ -319,12 +320,14 @@ cell_result run_cell(const cell_spec &spec) {
   // Conservation at teardown, in every mode: every mm has exited, so every
   // frame and every swap slot is free again.
   this_cpu_report() = {&sink, -1, 0};
-  for (auto &g : groups) {
-    if (g->inst) {
-      g->inst->collect(res);
-      g->inst.reset();  // its owned pages went back in its teardown
+  for (unsigned gi = 0; gi < ngroups; gi++) {
+    group &g = *groups[gi];
+    if (g.inst) {
+      g.inst->collect(res);
+      g.inst.reset();  // its owned pages went back in its teardown
     }
-    conservation_audit::audit_empty(*g->m);
+    reclaim_orphan_swap_cache(actors[gi * roles].env);
+    conservation_audit::audit_empty(*g.m);
   }
 
   for (unsigned i = 0; i < nthreads; i++) {
