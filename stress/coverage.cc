@@ -764,10 +764,12 @@ struct coverage_instance final : lockstep_instance {
     std::snprintf(detail, sizeof detail, "%s: mm %u word %u reads %016" PRIx64, when, mm, w, v);
     const bool foreign =
         token_mm(v) != mm && token_tag(v) != kSetupTag && token_tag(v) != kFileTag && v;
-    report_violation(
-        w != mm && foreign ? "data-leak" : "data-lost", -1,
-        std::string(detail) + (w != mm && foreign ? " (another mm's write after the fork)"
-                                                  : " (not the last value this mm wrote there)"));
+    if (w != mm && foreign)
+      report_violation("data-leak", -1,
+                       std::string(detail) + " (another mm's write after the fork)");
+    else
+      report_violation("data-lost", -1,
+                       std::string(detail) + " (not the last value this mm wrote there)");
   }
 
   // The R/O pin's promise: the device sees the process's later writes.
@@ -787,6 +789,8 @@ struct coverage_instance final : lockstep_instance {
     window_stats();
     for (const side &s : sides)
       if (s.failed && !gone(0) && !gone(1)) a.access_failed = true;
+    if (coverage_hooks().lose_write)
+      if (page *p = page_now(mm0())) m.mem.write_word(p->pfn, 0, init[0]);
     // 1. Each live mm reads every data word: its own last write, never
     //    another mm's post-fork write. And what the race's reads saw.
     for (unsigned r = 0; r < 2; r++) {

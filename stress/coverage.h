@@ -43,11 +43,13 @@ std::unique_ptr<lockstep_instance> make_coverage_instance(machine &m, unsigned c
 
 // Test-only: a hook that leaks one reference on the page under test of the
 // next iterations of generated cells (the conservation oracles' liveness
-// test), and one that makes a FOLL_GET reader see the process's later write
-// (the data oracles' liveness test). Off in every run of the harness.
+// test), one that makes a FOLL_GET reader see the process's later write and
+// one that drops the process's last write (the data oracles' liveness
+// tests). Off in every run of the harness.
 struct coverage_test_hooks {
   bool leak_ref = false;
   bool reader_sees_later_write = false;
+  bool lose_write = false;  // the process's page loses its last write to word 0
 };
 coverage_test_hooks &coverage_hooks();
 

@@ -1014,6 +1014,9 @@ int run_scenarios(const options &o) {
       if (in_shard(o, index)) {
         cell_spec c = base_cell(o, o.scens[i]);
         c.proto.plat = pl;
+        // A coverage cell runs a few iterations even when its share of
+        // time is gone before its threads start (a loaded machine).
+        if (o.coverage) c.min_iterations = 32;
         jobs.push_back({{c}, o.duration});
       }
   progress pg(o.quiet);

@@ -88,7 +88,7 @@ void lockstep_thread(const cell_spec &spec, group &g, actor &a, violation_sink &
   for (;;) {
     if (a.role == 0) {
       bool stop = cell_stop.load(std::memory_order_relaxed) || stop_signal();
-      if ((it & 31) == 0 && clk::now() >= deadline) stop = true;
+      if ((it & 31) == 0 && it >= spec.min_iterations && clk::now() >= deadline) stop = true;
       if (spec.iterations && it >= spec.iterations) stop = true;
       before = sink.total();
       if (spec.stop_on_first && before) stop = true;

@@ -472,7 +472,8 @@ struct cell_spec {
   unsigned preempt = 4;  // lockstep: one iteration in N has a preemption point; 0: none
   uint64_t seed = 1;
   double duration_s = 1.0;
-  uint64_t iterations = 0;  // 0: no limit
+  uint64_t iterations = 0;      // 0: no limit
+  uint64_t min_iterations = 0;  // lockstep: run at least these, whatever the duration
   bool stop_on_first = false;
   std::vector<int> cpus;  // affinity: CPU for thread i (empty: none)
   unsigned long frames = ANONX_FRAMES;
