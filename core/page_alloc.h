@@ -13,6 +13,7 @@
 // reports (tests/tsan_dma_unpinned.cc).
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <memory>
@@ -131,10 +132,11 @@ class basic_memmap {
   }
 
   // Pages on the free lists and per-CPU caches (for leak checks in tests).
-  unsigned long nr_free_small() {
+  // nr_cpus: only CPUs below it have used their per-CPU caches.
+  unsigned long nr_free_small(unsigned nr_cpus = kMaxCpus) {
     lock_guard<spinlock_t> g(zone_lock_);
     unsigned long n = free_small_.size();
-    for (unsigned c = 0; c < kMaxCpus; c++) n += pcp_[c].count;
+    for (unsigned c = 0; c < std::min(nr_cpus, kMaxCpus); c++) n += pcp_[c].count;
     return n;
   }
   unsigned long nr_free_huge() {

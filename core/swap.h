@@ -61,6 +61,7 @@ class basic_swap_device {
       slots_[off].cache = page;
       slots_[off].has_cache = true;
       slots_[off].count = 0;
+      totals_.cached++;
     }
     get_page(page);
     page->private_.store(off, std::memory_order_relaxed);
@@ -73,13 +74,15 @@ class basic_swap_device {
   void swap_duplicate(unsigned long off) {
     lock_guard<spinlock_t> g(lock_);
     slots_[off].count++;
+    totals_.count++;
   }
 
   // swap_free: one swap PTE fewer; the slot is freed with its last user.
   void swap_free(unsigned long off) {
     lock_guard<spinlock_t> g(lock_);
     slot &s = slots_[off];
-    VM_BUG_ON_PFN(s.count <= 0, -1, "swap_free on an unused slot");
+    if (VM_BUG_ON_PFN(s.count <= 0, -1, "swap_free on an unused slot")) return;
+    totals_.count--;
     if (--s.count == 0 && !s.has_cache) free_.push_back(off);
   }
 
@@ -92,6 +95,7 @@ class basic_swap_device {
     slot &s = slots_[off];
     if (s.has_cache || s.count == 0) return false;
     s.has_cache = true;
+    totals_.bare++;
     return true;
   }
 
@@ -103,6 +107,7 @@ class basic_swap_device {
     if (VM_BUG_ON_PFN(!s.has_cache || s.cache, -1, "swapcache_clear without a bare SWAP_HAS_CACHE"))
       return;
     s.has_cache = false;
+    totals_.bare--;
     if (s.count == 0) free_.push_back(off);
   }
 
@@ -136,8 +141,10 @@ class basic_swap_device {
     {
       lock_guard<spinlock_t> g(lock_);
       if (slots_[off].cache) return false;
+      if (slots_[off].has_cache) totals_.bare--;  // a swapcache_prepare's, taken over
       slots_[off].cache = page;
       slots_[off].has_cache = true;
+      totals_.cached++;
     }
     get_page(page);
     page->private_.store(off, std::memory_order_relaxed);
@@ -153,6 +160,7 @@ class basic_swap_device {
       lock_guard<spinlock_t> g(lock_);
       slots_[off].cache = nullptr;
       slots_[off].has_cache = false;
+      totals_.cached--;
       if (slots_[off].count == 0) free_.push_back(off);
     }
     ClearPageSwapCache(page);
@@ -175,9 +183,19 @@ class basic_swap_device {
   }
   unsigned long nr_slots() const { return nr_slots_; }
 
-  // For the harness's conservation audit at a quiescent point (no path
-  // runs): fn(offset, swap count, SWAP_HAS_CACHE, cached page) for every
-  // slot in use.
+  // For the harness's conservation audit, read at a quiescent point (no
+  // path runs): the swap counts summed over every slot, the pages in the
+  // swap cache, and the SWAP_HAS_CACHEs of swap-ins that have no page yet.
+  // Kept under the device lock the paths hold anyway.
+  struct totals {
+    long count = 0, cached = 0, bare = 0;
+  };
+  totals usage() {
+    lock_guard<spinlock_t> g(lock_);
+    return totals_;
+  }
+  // fn(offset, swap count, SWAP_HAS_CACHE, cached page) for every slot in
+  // use (a scan of the whole device: for teardown, not per iteration).
   template <class F>
   void for_each_used_slot(F &&fn) {
     lock_guard<spinlock_t> g(lock_);
@@ -196,6 +214,7 @@ class basic_swap_device {
   Atomic<unsigned long> flags_;
   const unsigned long nr_slots_;
   spinlock_t lock_;
+  totals totals_;  // under lock_
   std::unique_ptr<slot[]> slots_;
   std::vector<unsigned long> free_;
 };

@@ -10,7 +10,9 @@ void conservation_audit::touch(unsigned long pfn) {
 }
 
 // Quiescent: no step runs, so the walk reads every entry without the PT
-// locks (the rendezvous orders the steps' stores before it).
+// locks (the rendezvous orders the steps' stores before it). Cost: one
+// pass over the mms' page tables, a lookup per referenced swap slot, the
+// device's totals and the free lists' counts: a few microseconds.
 void conservation_audit::run(machine &m, const std::vector<owned_ref> &owned,
                              bool exclusive_flag) NO_THREAD_SAFETY_ANALYSIS {
   const unsigned long nr = m.mem.nr_frames();
@@ -45,51 +47,59 @@ void conservation_audit::run(machine &m, const std::vector<owned_ref> &owned,
           mappers_[p->pfn]++;
         } else if (is_swap_entry(pte)) {
           const unsigned long off = swp_offset(pte);
-          if (off < swap_refs_.size()) {
-            if (swap_refs_[off]++ == 0) slots_.push_back(static_cast<unsigned>(off));
-          }
+          if (off < swap_refs_.size() && swap_refs_[off]++ == 0)
+            slots_.push_back(static_cast<unsigned>(off));
         }
       }
     }
   }
-  // 2. The swap cache's reference, and every used slot against its entries.
-  m.swap.for_each_used_slot([&](unsigned long off, int count, bool has_cache, page *cache) {
-    const int refs = swap_refs_[off];
-    if (count > refs)
+  // 2. Swap: each referenced slot's count against its entries; the counts
+  //    of all slots against all entries (a count no entry holds is a leaked
+  //    slot); no SWAP_HAS_CACHE without its page.
+  long entries = 0;
+  for (unsigned off : slots_) {
+    const int refs = swap_refs_[off], count = m.swap.swap_count(off);
+    entries += refs;
+    if (count < refs)
+      report_violation("swap-lost", -1,
+                       "swap slot " + std::to_string(off) + " count " + std::to_string(count) +
+                           " below the " + std::to_string(refs) + " swap entries that refer to it");
+    else if (count > refs)
       report_violation("leak-swap", -1,
                        "swap slot " + std::to_string(off) + " count " + std::to_string(count) +
                            ", referred to by " + std::to_string(refs) + " swap entries");
-    if (has_cache && !cache)
-      report_violation("leak-swap", -1,
-                       "swap slot " + std::to_string(off) +
-                           ": SWAP_HAS_CACHE held, no page and no swap-in under way");
-    if (cache) add(cache, 1);
-    if (refs == 0) slots_.push_back(static_cast<unsigned>(off));
-    swap_refs_[off] = -1 - refs;  // seen: a slot left positive below is not in use
-  });
-  for (unsigned off : slots_) {
-    if (swap_refs_[off] > 0)
-      report_violation("swap-lost", -1,
-                       "swap slot " + std::to_string(off) + " is free but " +
-                           std::to_string(swap_refs_[off]) + " swap entries refer to it");
     swap_refs_[off] = 0;
   }
   slots_.clear();
+  const auto usage = m.swap.usage();
+  if (usage.count > entries)
+    report_violation("leak-swap", -1,
+                     std::to_string(usage.count - entries) +
+                         " swap counts held by no swap entry (a slot that is never freed)");
+  if (usage.bare)
+    report_violation(
+        "leak-swap", -1,
+        std::to_string(usage.bare) + " SWAP_HAS_CACHE held with no page and no swap-in under way");
   for (const owned_ref &o : owned) add(compound_head(o.p), o.refs);
 
-  // 3. Each reached page against its owners; frames against what they reach.
+  // 3. Each reached page against its owners (a mapped page in the swap
+  //    cache: one reference more); frames against what they reach (the
+  //    swap cache's unmapped pages counted from the device's totals).
   unsigned long reached_frames = 0;
+  long mapped_cached = 0;
   for (unsigned pfn : touched_) {
     page *p = m.mem.pfn_to_page(pfn);
     if (!PageTail(p)) {
+      if (PageSwapCache(p)) {
+        expect_[pfn]++;
+        mapped_cached++;
+      }
       const int want = expect_[pfn];
       const int have = page_ref_count(p);
       if (have > want)
         report_violation(
             "leak-ref", pfn,
-            "_refcount " + std::to_string(have) +
-                ", its mappings, swap cache and "
-                "owners hold " +
+            "_refcount " + std::to_string(have) + ", its mappings, swap cache and owners hold " +
                 std::to_string(want) +
                 (have - want >= GUP_PIN_COUNTING_BIAS ? " (a pin was never released)" : ""));
       else if (have < want)
@@ -109,7 +119,9 @@ void conservation_audit::run(machine &m, const std::vector<owned_ref> &owned,
     mappers_[pfn] = 0;
   }
   touched_.clear();
-  const unsigned long free = m.mem.nr_free_small() + m.mem.nr_free_huge() * HPAGE_PMD_NR;
+  if (usage.cached > mapped_cached) reached_frames += usage.cached - mapped_cached;
+  const unsigned long free =
+      m.mem.nr_free_small(m.cpus.nr_cpus()) + m.mem.nr_free_huge() * HPAGE_PMD_NR;
   const unsigned long allocated = nr - free;
   if (allocated > reached_frames)
     report_violation("leak-frame", -1,
