@@ -395,6 +395,13 @@ struct coverage_instance final : lockstep_instance {
   }
   label_recorder *recorder(unsigned role) override { return &logs[role & 1]; }
 
+  // The page's VMA, as the set-up mapped it (the racer may be unmapping it).
+  std::pair<unsigned long, unsigned long> vma_range() const {
+    if (addr == A_THP) return {THP_BASE, THP_BASE + THP_LEN};
+    if (addr == A_FILE) return {FILE_BASE, FILE_BASE + FILE_LEN};
+    return {SMALL_BASE, SMALL_BASE + SMALL_LEN};
+  }
+
   // ---- accesses ------------------------------------------------------------
   // A CPU access that retries a while (a migration entry makes the fault
   // wait, as migration_entry_wait does).
@@ -402,6 +409,7 @@ struct coverage_instance final : lockstep_instance {
                      uint64_t *v) {
     for (unsigned tries = 0; tries < 64; tries++) {
       if (cpu_access(a.env, mm, at, word, write, v)) return true;
+      mmap_read_guard g(mm.mmap_lock);
       if (!mm.find_vma(at)) return false;  // SIGSEGV: unmapped
       std::this_thread::yield();
     }
@@ -664,17 +672,13 @@ struct coverage_instance final : lockstep_instance {
         s.discard[0] = true;
         break;
       case O_MUNMAP: {
-        const vm_area_struct *v = mm0().find_vma(addr);
-        if (!v) break;
-        const unsigned long start = v->vm_start, end = v->vm_end;
+        const auto [start, end] = vma_range();
         s.gone[0] = true;
         do_munmap(env, mm0(), start, end);
         break;
       }
       case O_MPROTECT: {
-        const vm_area_struct *v = mm0().find_vma(addr);
-        if (!v) break;
-        const unsigned long start = v->vm_start, end = v->vm_end;
+        const auto [start, end] = vma_range();
         mprotect(env, mm0(), start, end, false);
         mprotect(env, mm0(), start, end, true);
         break;
