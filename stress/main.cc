@@ -25,6 +25,7 @@
 #include <set>
 #include <sstream>
 
+#include "cli.h"
 #include "json.h"
 #include "stress.h"
 #include "version.h"
@@ -46,11 +47,11 @@ const char *kUsage =
     "Ctrl-C or SIGTERM stops the run at the next iteration and keeps the summary and the\n"
     "report (exit 130 / 143); a second Ctrl-C exits at once.\n";
 
-struct usage_error {
-  std::string msg;
-};
-
-[[noreturn]] void bad(const std::string &msg) { throw usage_error{msg}; }
+using cli::bad;
+using cli::parse_u64;
+using cli::split;
+using cli::usage_error;
+using cli::write_file;
 
 struct options {
   bool list = false, list_json = false, kill_matrix = false, quiet = false, stop_on_first = false;
@@ -79,17 +80,6 @@ struct options {
   std::vector<std::string> argv;
 };
 
-uint64_t parse_u64(const std::string &opt, const std::string &v, bool positive) {
-  char *end = nullptr;
-  errno = 0;
-  if (v.empty() || v[0] == '-')
-    bad(opt + ": '" + v + "' is not a " + (positive ? "positive " : "") + "integer");
-  const unsigned long long x = std::strtoull(v.c_str(), &end, 10);
-  if (errno || *end || (positive && x == 0))
-    bad(opt + ": '" + v + "' is not a " + (positive ? "positive " : "") + "integer");
-  return x;
-}
-
 double parse_seconds(const std::string &opt, const std::string &v) {
   char *end = nullptr;
   const double d = std::strtod(v.c_str(), &end);
@@ -105,14 +95,6 @@ double parse_interval(const std::string &opt, const std::string &v) {
   if (v.empty() || *end || !(d >= 0) || d > 1e6)
     bad(opt + ": '" + v + "' is not a number of seconds (0: off)");
   return d;
-}
-
-std::vector<std::string> split(const std::string &s, char sep) {
-  std::vector<std::string> out;
-  std::stringstream ss(s);
-  std::string x;
-  while (std::getline(ss, x, sep)) out.push_back(x);
-  return out;
 }
 
 options parse(int argc, char **argv) {
@@ -136,31 +118,13 @@ options parse(int argc, char **argv) {
     else if (a == "--scenario")
       scen = need(i);
     else if (a == "--protocol") {
-      const std::string v = need(i);
-      if (!parse_generation(v, &o.proto.gen))
-        bad("--protocol: unknown protocol '" + v + "' (v5.18, v5.19, v6.0, v6.1, v6.2)");
+      o.proto.gen = cli::parse_protocol(need(i));
       o.protocol_given = true;
-    } else if (a == "--platform") {
-      const std::string v = need(i);
-      o.platforms.clear();
-      for (auto &x : split(v, ',')) {
-        platform pl;
-        if (x == "all") {
-          o.platforms.assign(std::begin(kPlatforms), std::end(kPlatforms));
-          continue;
-        }
-        if (!parse_platform(x, &pl)) bad("--platform: unknown platform '" + x + "' (x86, rcu)");
-        if (std::find(o.platforms.begin(), o.platforms.end(), pl) == o.platforms.end())
-          o.platforms.push_back(pl);
-      }
-      if (o.platforms.empty()) bad("--platform: '" + v + "' names no platform");
-    } else if (a == "--mutant") {
-      const std::string v = need(i);
-      if (v != "none") {
-        o.mut = find_mutant(v);
-        if (!o.mut) bad("--mutant: unknown mutant '" + v + "' (see --list)");
-      }
-    } else if (a == "--threads")
+    } else if (a == "--platform")
+      o.platforms = cli::parse_platforms(need(i));
+    else if (a == "--mutant")
+      o.mut = cli::parse_mutant(need(i));
+    else if (a == "--threads")
       o.threads = static_cast<unsigned>(parse_u64("--threads", need(i), true));
     else if (a == "--duration")
       o.duration = parse_seconds("--duration", need(i));
@@ -427,19 +391,6 @@ void write_run(json &j, const cell_result &r) {
       .kv("gup_slow", t.gup_slow)
       .end_obj();
   j.end_obj();
-}
-
-// Reports are written to a temporary file, then renamed: nothing half-written.
-void write_file(const std::string &path, const std::string &text) {
-  const std::string tmp = path + ".tmp." + std::to_string(getpid());
-  {
-    std::ofstream f(tmp);
-    if (!f) throw std::runtime_error("cannot write " + tmp);
-    f << text << "\n";
-    if (!f) throw std::runtime_error("cannot write " + tmp);
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0)
-    throw std::runtime_error("cannot rename to " + path);
 }
 
 std::string fmt_rate(double x) {
