@@ -106,12 +106,12 @@ struct scenario {
 const std::vector<scenario> &scenarios() {
   static const std::vector<scenario> table = {
       {"sb_clear_flag_vs_pin", "swapout_vs_gup_fast", "SB",
-       "the SB pair alone: try_to_unmap_one ((A1)..(A4), PT lock held, page locked and in the "
-       "swap cache) against GUP-fast's walk, R/W pin (kernel-protocol §4.2)",
+       "the SB pair alone: swap-out's (A1)..(A4) (ptep_clear_flush_a1, "
+       "page_try_share_anon_rmap, set_pte_at) against gup_pte_range, R/W pin (§4.2)",
        "I1 I2 I11", run_pair<sb_pair>, nullptr},
       {"mp_ksm_vs_ro_pin", "ksm_vs_gup_fast", "MP",
-       "the MP pair alone: write_protect_page of a R/O clean exclusive page ((A4) the same PTE "
-       "value, page locked) against GUP-fast's walk, R/O pin (kernel-protocol §4.3)",
+       "the MP pair alone: KSM's (A1)..(A4) on a R/O clean exclusive page, (A4) the same PTE "
+       "value, against gup_pte_range, R/O pin (§4.3)",
        "I1 I2 I11", run_pair<mp_pair>, nullptr},
       {"swapout_vs_gup_fast", "swapout_vs_gup_fast", "SB",
        "try_to_unmap_one + page_try_share_anon_rmap (shrink_page) against a R/W GUP-fast pin of "
@@ -323,7 +323,16 @@ rl::test_params params_of(const search &s, uint64_t seed) {
 
 // "in long int anonx::gup_pte_range(Env&, ...), core/gup.h(88)" ->
 // "gup_pte_range  core/gup.h:88".
-std::string short_site(const std::string &in_part) {
+std::string short_site(std::string in_part) {
+  // source_location names a template's arguments: " [with P = ...]"
+  for (size_t k; (k = in_part.find(" [with ")) != std::string::npos;) {
+    size_t e = k + 1;
+    for (int depth = 0; e < in_part.size(); e++) {
+      if (in_part[e] == '[') depth++;
+      if (in_part[e] == ']' && --depth == 0) break;
+    }
+    in_part.erase(k, e - k + 1);
+  }
   std::string fn = in_part, where;
   const auto comma = in_part.rfind("), ");
   if (comma != std::string::npos) {

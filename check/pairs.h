@@ -202,22 +202,51 @@ struct migrate_pair : pair_world {
   }
 };
 
-// ---- the minimal SB and MP pairs (for the exhaustive bounded searches) ----
+// ---- the SB and MP pairs alone (for the exhaustive bounded searches) ------
+//
+// The same core/ functions as the paths above, reduced to the labelled steps
+// that race: C runs (A1) ptep_clear_flush_a1, page_try_share_anon_rmap
+// (smp_mb, (A2), (A3), smp_mb__after_atomic) and (A4) set_pte_at, under the
+// PT lock, as try_to_unmap_one and write_protect_page do between their
+// bookkeeping; G runs GUP-fast's IRQ-off section and gup_pte_range ((B1)..
+// (B5)) and the commit-point oracle. Everything else (isolation, page lock,
+// swap slot, MMF_HAS_PINNED) is set up before. Fewer accesses than the whole
+// paths, so that a context-bound search is exhaustive in minutes.
 
-// G's side of the minimal pairs: GUP-fast's walk alone (lockless_pages_from_mm:
-// seqcount, IRQ-off section, (B1)..(B5)) and the commit-point oracle, as
-// internal_get_user_pages_fast runs them; MMF_HAS_PINNED is set in set-up.
-inline bool gup_fast_only(check_env &env, check_mm &mm, unsigned flags, check_page **pin) {
-  flags |= FOLL_PIN | FOLL_FAST_ONLY | FOLL_LONGTERM;
-  const long nr = lockless_pages_from_mm(env, mm, A, 1, flags, pin);
+// G: local_irq_disable, gup_pte_range for the page at A, local_irq_enable,
+// then the oracle internal_get_user_pages_fast runs on a committed pin.
+inline bool gup_pte_range_pin(check_env &env, check_mm &mm, unsigned flags, check_page **pin) {
+  flags |= FOLL_PIN | FOLL_LONGTERM;
+  env.m->cpus.local_irq_disable(env.cpu);
+  const pmd_t pmd{mm.pmd_offset(A)->load(std::memory_order_acquire)};
+  const long nr = gup_pte_range(env, mm, pmd, A, A + 1, flags, pin, 0);
+  env.m->cpus.local_irq_enable(env.cpu);
   check_committed_pins(env, flags, pin, 0, nr);
   return nr == 1;
 }
 
-// SB, clear-flag vs pin: try_to_unmap_one ((A1) clear, smp_mb, (A2) pinned?,
-// (A3) clear the flag, (A4) the swap PTE) under the PT lock, the page
-// already locked and in the swap cache (shrink_page's earlier steps, done in
-// set-up), against a R/W GUP-fast pin of the writable PTE.
+// C: (A1)..(A4) on the PTE at A mapping p; `final` makes (A4)'s entry from
+// the cleared one. Returns true when the flag was cleared (the page is now
+// shared), false when (A2) saw a pin and the PTE was restored.
+template <class Final>
+bool clear_flag_steps(check_env &env, check_mm &mm, check_page *p, bool flush,
+                      Final final) NO_THREAD_SAFETY_ANALYSIS {
+  auto *table = pte_table_of<check_env>(mm, A);
+  lock_guard<ptl_t> ptl(table->ptl);
+  auto *ptep = &table->pte[pte_index(A)];
+  const pte_t orig = ptep_clear_flush_a1(env, ptep, flush);  // (A1)
+  if (page_try_share_anon_rmap(env, p)) {                    // (A2), (A3)
+    set_pte_at(env, ptep, orig);
+    return false;
+  }
+  env.at("A4");
+  set_pte_at(env, ptep, final(orig));  // (A4)
+  return true;
+}
+
+// SB, clear-flag vs pin: swap-out's steps (the swap PTE, SWP_EXCLUSIVE) on a
+// writable exclusive page against a R/W pin. The flush is 5.19's (a forced
+// flush for an exclusive page; try_to_unmap_one).
 struct sb_pair : pair_world {
   check_page *p = nullptr;
   check_page *pin = nullptr;
@@ -226,19 +255,15 @@ struct sb_pair : pair_world {
     write(A, 1, 1);
     p = page_at(A);
     mm_set_has_pinned_flag(mm);
-    try_get_page(p);  // shrink_page: isolate
-    trylock_page(p);
-    m.swap.add_to_swap(p);
     name_words(p, "P");
   }
-  void thread(unsigned i) NO_THREAD_SAFETY_ANALYSIS {
-    if (i == 0) {
-      auto *table = pte_table_of<check_env>(mm, A);
-      lock_guard<ptl_t> ptl(table->ptl);
-      cleared = try_to_unmap_one(env[0], p, &table->pte[pte_index(A)]);
-    } else {
-      pinned = gup_fast_only(env[1], mm, FOLL_WRITE, &pin);
-    }
+  void thread(unsigned i) {
+    if (i == 0)
+      cleared = clear_flag_steps(
+          env[0], mm, p, !env[0].proto.at_least(generation::v6_1),
+          [](pte_t) { return pte_swp_mkexclusive(swp_entry_to_pte(SWP_SWAPFILE, 1)); });
+    else
+      pinned = gup_pte_range_pin(env[1], mm, FOLL_WRITE, &pin);
   }
   void check() {
     if (pinned) {
@@ -248,29 +273,26 @@ struct sb_pair : pair_world {
   }
 };
 
-// MP, KSM same-value PTE vs R/O pin: write_protect_page of a R/O clean
-// exclusive page ((A4) writes the PTE value back unchanged), the page
-// locked in set-up (ksm_merge's trylock_page), against a R/O GUP-fast pin.
+// MP, KSM same-value PTE vs R/O pin: write_protect_page's steps on a R/O
+// clean exclusive page ((A1) with ptep_clear_flush, (A4) the same value
+// back) against a R/O pin.
 struct mp_pair : pair_world {
   check_page *p = nullptr;
   check_page *pin = nullptr;
-  bool protected_ = false, pinned = false;
+  bool cleared = false, pinned = false;
   mp_pair() {
     write(A, 0, 0);
     make_pte_ro_clean(A);
     p = page_at(A);
     mm_set_has_pinned_flag(mm);
-    get_page(p);  // ksm_merge's reference
-    trylock_page(p);
     name_words(p, "P");
   }
   void thread(unsigned i) {
-    if (i == 0) {
-      pte_t orig;
-      protected_ = write_protect_page(env[0], mm, A, p, &orig);
-    } else {
-      pinned = gup_fast_only(env[1], mm, 0, &pin);
-    }
+    if (i == 0)
+      cleared = clear_flag_steps(env[0], mm, p, true,
+                                 [](pte_t e) { return pte_mkclean(pte_wrprotect(e)); });
+    else
+      pinned = gup_pte_range_pin(env[1], mm, 0, &pin);
   }
   void check() {
     if (pinned) {
