@@ -644,12 +644,18 @@ int list(const options &o) {
 // The core/ sites (barriers and explicit orders) the pairs reach, with what
 // they are: the barrier accounting's list for this back end.
 int list_sites(const options &o) {
-  std::map<site_key, std::string> seen;
-  g_backend.seen = &seen;
+  g_backend.record_sites = true;
   for (const scenario *s : o.scens)
-    for (platform pl : o.platforms) run_cell(*s, pl, search{"random", 200, 0}, o.proto, o.seed);
-  g_backend.seen = nullptr;
-  for (auto &[k, what] : seen) std::printf("%s:%u %s\n", k.file.c_str(), k.line, what.c_str());
+    for (platform pl : o.platforms) run_cell(*s, pl, search{"random", 2000, 0}, o.proto, o.seed);
+  g_backend.record_sites = false;
+  std::vector<std::string> lines;
+  for (unsigned i = 0; i < g_nr_seen_sites; i++) {
+    const auto &x = g_seen_sites[i];
+    lines.push_back(trim_core_path(x.file) + ":" + std::to_string(x.line) + " " + x.what + " " +
+                    short_site(std::string(x.function) + ", "));
+  }
+  std::sort(lines.begin(), lines.end());
+  for (auto &l : lines) std::puts(l.c_str());
   return 0;
 }
 

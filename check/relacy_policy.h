@@ -100,9 +100,21 @@ struct backend_state {
   // A site weakened for the barrier accounting (--weaken FILE:LINE): a
   // barrier there is removed, an order there is one step weaker.
   std::optional<site_key> weakened;
-  // Sites seen in this run (file:line -> what), for --sites.
-  std::map<site_key, std::string> *seen = nullptr;
+  // Record the sites reached (--sites)?
+  bool record_sites = false;
 };
+
+// The sites reached, for --sites: a fixed table (they are noted inside the
+// test, where every heap allocation is Relacy's); source_location's names
+// are string literals.
+struct seen_site {
+  const char *file;
+  const char *function;
+  unsigned line;
+  const char *what;
+};
+inline seen_site g_seen_sites[4096];
+inline unsigned g_nr_seen_sites = 0;
 inline backend_state g_backend;
 
 inline bool is_weakened(const std::source_location &loc) {
@@ -112,9 +124,13 @@ inline bool is_weakened(const std::source_location &loc) {
 }
 
 inline void note_site(const std::source_location &loc, const char *what) {
-  if (!g_backend.seen) return;
-  site_key k{trim_core_path(loc.file_name()), loc.line()};
-  g_backend.seen->emplace(k, what);
+  if (!g_backend.record_sites) return;
+  for (unsigned i = 0; i < g_nr_seen_sites; i++)
+    if (g_seen_sites[i].line == loc.line() && g_seen_sites[i].what == what &&
+        std::strcmp(g_seen_sites[i].file, loc.file_name()) == 0)
+      return;
+  if (g_nr_seen_sites < std::size(g_seen_sites))
+    g_seen_sites[g_nr_seen_sites++] = {loc.file_name(), loc.function_name(), loc.line(), what};
 }
 
 // The Relacy debug_info of a core/ line. Relacy keeps the pointers: the
