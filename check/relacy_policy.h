@@ -16,11 +16,16 @@
 //  - set-up phase (the test's constructor and before(), one fiber, no
 //    concurrency): the wrapper is a plain T;
 //  - live phase (the threads and after()): the first access of a word
-//    constructs its rl::atomic in place and stores the set-up value into it
-//    (see get(): any thread may read it), then every access is a Relacy
-//    event named by the core/ line that made it (std::source_location).
+//    constructs its rl::atomic in place and gives it the set-up value the
+//    way Relacy initialises its own atomics (rl_init_value: a history record
+//    that happens before every thread), then every access is a Relacy event
+//    named by the core/ line that made it (std::source_location).
 // Relacy keeps the last 3 stores of each atomic (atomic_history_size), so a
-// load reads one of those.
+// load reads one of those (one back at most in the bounded searches).
+// Also: every heap allocation inside a test is Relacy's and must be freed
+// by the end of the iteration (a fixed table names the raced words), and
+// check/meson.build turns off sized deallocation (Relacy replaces only the
+// unsized operator delete).
 #pragma once
 
 #if !defined(ANONX_FENCE_HOOK)

@@ -164,23 +164,75 @@ def run_weakened(check, file, line, iterations, args=V62_ARGS):
 
 
 def x86_column(site, killmatrix):
+    """The real-thread harness on x86 hardware, through the mutant that
+    removes exactly this barrier: its kill-matrix verdict on each platform
+    (x86: the flush waits for GUP-fast; rcu: it does not)."""
     m = site.get('mutant')
     if not m:
         return {'measured': False,
                 'note': 'not measured: anonx-stress has no per-site weakening'}
-    cells = [e for e in killmatrix if e.get('mutant') == m and e.get('platform') == 'x86']
+    cells = [e for e in killmatrix if e.get('mutant') == m]
     if not cells:
         return {'measured': False, 'mutant': m, 'note': 'mutant %s not in the kill matrix' % m}
+    col = {'measured': True, 'via_mutant': m, 'platforms': {}}
+    for e in cells:
+        col['platforms'][e.get('platform', 'x86')] = e.get('verdict')
     killed = [e for e in cells if e.get('verdict') == 'killed']
-    col = {'measured': True, 'via_mutant': m,
-           'verdicts': sorted({e.get('verdict') for e in cells})}
+    col['killed'] = bool(killed)
     if killed:
-        col['killed'] = True
         col['median_s'] = min(e['median_s'] for e in killed)
-    else:
-        col['killed'] = False
+        col['killed_on'] = sorted({e.get('platform', 'x86') for e in killed})
     return col
 
+
+# Why a weakened site survives, where the reason is known: (file, function,
+# kind) -> argument. Anything else that survives gets the generic one.
+ARGUMENTS = {
+    ('core/rmap.h', 'ptep_clear_flush_a1', 'memory_order_seq_cst'):
+        'unneeded from 6.1: (A1) is ordered before (A2) by the smp_mb() of '
+        'page_try_share_anon_rmap, which the pairs run (arm64 clears with xchg_relaxed)',
+    ('core/page.h', 'page_ref_add_unless', 'memory_order_seq_cst'):
+        'unneeded for the pin from 6.1: smp_mb__after_atomic() orders the pin before (B4); '
+        'FOLL_GET (which relies on this order) is in no pair',
+    ('core/page.h', 'page_ref_freeze', 'memory_order_seq_cst'):
+        'the frozen count and a GUP-fast add_unless are RMWs of one word: coherence orders '
+        'them; nothing else is ordered through it in the migrate pair',
+    ('core/gup.h', 'gup_pte_range', 'memory_order_acquire'):
+        'coverage gap: the address dependency of (B1) orders reads of a page published '
+        'concurrently; every pair publishes its page in set-up',
+    ('core/gup.h', 'lockless_pages_from_mm', 'memory_order_acquire'):
+        'coverage gap: the PMD is published in set-up in every pair',
+    ('core/memory.h', 'pte_table_of', 'memory_order_acquire'):
+        'coverage gap: the PMD is published in set-up in every pair',
+    ('core/memory.h', 'handle_mm_fault', 'memory_order_acquire'):
+        'coverage gap: faults run in set-up and after(), never concurrently',
+    ('core/memory.h', 'cpu_access', 'memory_order_acquire'):
+        'coverage gap: CPU accesses run in set-up and after(), never concurrently',
+    ('core/memory.h', '__pte_alloc', 'memory_order_release'):
+        'coverage gap: page tables are allocated in set-up',
+    ('core/mm.h', 'alloc', 'memory_order_release'):
+        'coverage gap: page tables are allocated in set-up',
+    ('core/mm.h', 'raw_read_seqcount', 'smp_rmb'):
+        'coverage gap: pairs with fork\'s smp_wmb (write_protect_seq); no pair runs fork '
+        '(fork_vs_gup_fast does not fit the back end)',
+    ('core/mm.h', 'read_seqcount_retry', 'smp_rmb'):
+        'coverage gap: pairs with fork\'s smp_wmb (write_protect_seq); no pair runs fork',
+    ('core/rmap.h', 'page_published', 'smp_wmb'):
+        'coverage gap: no pair publishes a new page (fault, COW) while GUP-fast walks',
+    ('core/bitops.h', 'test_and_set_bit_lock', 'memory_order_acquire'):
+        'the page lock is taken by one side only in every pair',
+    ('core/bitops.h', 'clear_bit_unlock', 'memory_order_release'):
+        'the page lock is taken by one side only in every pair',
+    ('core/page.h', 'page_ref_sub_and_test', 'memory_order_acq_rel'):
+        'coverage gap: no pair frees the page (the last reference is dropped in no thread)',
+    ('core/page_alloc.h', 'put_refs', 'memory_order_acq_rel'):
+        'coverage gap: no pair frees the page (the last reference is dropped in no thread)',
+    ('core/ksm.h', 'ksm_new_stable_page', 'memory_order_release'):
+        'coverage gap: the KSM page is made in set-up',
+    ('core/ksm.h', 'replace_page', 'memory_order_seq_cst'):
+        'the page is no longer exclusive when replace_page clears its PTE: no flag clearer '
+        'relies on this order (ksm.h says so)',
+}
 
 UNREACHED = ('not reached by any Relacy pair: a coverage gap of the back end (the path is '
              'not in a pair that fits it, see anonx-check --list)')
@@ -194,6 +246,9 @@ def main(argv):
     ap.add_argument('--iterations', type=int, default=20000)
     ap.add_argument('--killmatrix', default='')
     ap.add_argument('--out', default='')
+    ap.add_argument('--reuse', default='',
+                    help='take the Relacy results of an earlier barriers-*.json from the same '
+                         'anonx-check binary (only the arguments and the x86 column are redone)')
     a = ap.parse_args(argv)
 
     sha = subprocess.run(['git', 'rev-parse', '--short', 'HEAD'], capture_output=True,
@@ -210,6 +265,19 @@ def main(argv):
     reached = reached_sites(a.check)
     rows = []
     cache = {}
+    if a.reuse:
+        with open(a.reuse) as f:
+            for r in json.load(f)['sites']:
+                x = dict(r.get('relacy', {}))
+                if not x.pop('run', False):
+                    continue
+                line = x.pop('weakened_line')
+                proto = x.get('protocol', '')
+                if proto.startswith('v5.19'):  # a v6.2 survivor killed on v5.19
+                    cache[(r['file'], line, 'v5.19')] = dict(x)
+                    cache[(r['file'], line)] = {'killed': False}
+                else:
+                    cache[(r['file'], line)] = x
     for s in sites:
         row = dict(s)
         n = reached_line(reached, s)
@@ -235,7 +303,7 @@ def main(argv):
                     r = dict(cache[k519], protocol='v5.19 (x86: the flush IPI)')
             row['relacy'] = dict(r, run=True, weakened_line=n)
             if not r['killed']:
-                row['argument'] = (
+                row['argument'] = ARGUMENTS.get((s['file'], s['function'], s['kind'])) or (
                     'survived %d schedules over %d cells weakened: unneeded for the pairs that '
                     'reach it (or a coverage gap of those pairs)' % (r['schedules'], r['cells']))
         killed = row['relacy'].get('killed') or row['x86_real_threads'].get('killed')

@@ -464,9 +464,8 @@ def build(results, out):
     barriers, checks = load_extra(results)
     parts.append('<h2>Weak memory: anonx-check (Relacy)</h2>')
     runs = [(b, d) for b, d in checks if d.get('schema') == 'anonx-check/1']
-    if runs:
-        base, doc = runs[-1]
-        parts.append('<p>Latest run: %s (%s).</p>' %
+    for base, doc in runs:
+        parts.append('<h3>%s</h3><p class="note">%s</p>' %
                      (esc(base), esc(doc.get('context', {}).get('args', ''))))
         parts.append(table(['pair', 'shape', 'platform', 'search', 'schedules', 'seconds',
                             'schedules/s', 'result'],
@@ -515,10 +514,12 @@ def build(results, out):
             x = r.get('x86_real_threads', {})
             if not x.get('measured'):
                 return x.get('note', '-')
-            return '%s (%s)%s' % ('killed' if x.get('killed') else 'survived',
-                                  x.get('via_mutant'),
-                                  ' median %s' % fmt_s(x.get('median_s'))
-                                  if x.get('killed') else '')
+            return '%s (%s%s)%s' % ('killed' if x.get('killed') else 'survived',
+                                    x.get('via_mutant'),
+                                    ' on ' + ','.join(x.get('killed_on', []))
+                                    if x.get('killed') else '',
+                                    ' median %s' % fmt_s(x.get('median_s'))
+                                    if x.get('killed') else '')
         rows = [[r.get('site'), r.get('kind'), r.get('function'), r.get('pairs_with'),
                  relacy_cell(r), x86_cell(r), r.get('argument', '')]
                 for r in doc.get('sites', []) if r.get('kind') != 'memory_order_relaxed']
