@@ -202,6 +202,43 @@ struct migrate_pair : pair_world {
   }
 };
 
+// ---- fork against GUP-fast (B6: write_protect_seq, pairing 3) ----------------
+
+// dup_mmap (C: write_protect_seq odd, copy_present_pte's pin check and
+// write-protect under both PT locks, seq even) against a R/W GUP-fast pin
+// (G: seqcount sampled and re-checked around the walk). Fork alone takes
+// locks (mmap_lock, the PT locks): G takes none. The oracles of the stress
+// scenario: a committed pin is exclusive (I1), still mapped (I2), and not
+// shared with the child (I2-shared).
+struct fork_pair : pair_world {
+  check_page *p = nullptr;
+  check_page *pin = nullptr;
+  check_mm child{m};
+  bool pinned = false;
+  fork_pair() {
+    write(A, 1, 1);
+    p = page_at(A);
+    name_words(p, "P");
+  }
+  void thread(unsigned i) {
+    if (i == 0) {
+      dup_mmap(env[0], child, mm);
+    } else {
+      pinned = pin_user_pages_fast(env[1], mm, A, 1, FOLL_WRITE | FOLL_FAST_ONLY, &pin) == 1;
+      if (!pinned) pin = nullptr;
+    }
+  }
+  void check() NO_THREAD_SAFETY_ANALYSIS {
+    if (!pinned) return;
+    check_pin_mapped(A, pin, "fork_vs_gup_fast");
+    auto *table = pte_table_of<check_env>(child, A);
+    const pte_t c{table ? table->pte[pte_index(A)].load(std::memory_order_relaxed) : 0};
+    if (pte_present(c) && pte_pfn(c) == pin->pfn)
+      report_violation("I2-shared", pin->pfn, "pinned page shared with the child");
+    unpin_user_page(env[1], pin);
+  }
+};
+
 // ---- the SB and MP pairs alone (for the exhaustive bounded searches) ------
 //
 // The same core/ functions as the paths above, reduced to the labelled steps
