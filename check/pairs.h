@@ -32,6 +32,7 @@ inline constexpr unsigned long A = 3;  // the page under test, as in stress/scen
 
 // One machine, one mm with an anon R/W VMA, the two CPUs' envs.
 struct pair_world {
+  static constexpr bool kPersistent = false;  // see pair_test
   check_machine m{32, 0, 2, 4, 16};
   cpu_stats st[2];
   rl_hooks hooks[2] = {{"C"}, {"G"}};
@@ -285,6 +286,7 @@ bool clear_flag_steps(check_env &env, check_mm &mm, check_page *p, bool flush,
 // writable exclusive page against a R/W pin. The flush is 5.19's (a forced
 // flush for an exclusive page; try_to_unmap_one).
 struct sb_pair : pair_world {
+  static constexpr bool kPersistent = true;
   check_page *p = nullptr;
   check_page *pin = nullptr;
   bool cleared = false, pinned = false;
@@ -314,6 +316,7 @@ struct sb_pair : pair_world {
 // clean exclusive page ((A1) with ptep_clear_flush, (A4) the same value
 // back) against a R/O pin.
 struct mp_pair : pair_world {
+  static constexpr bool kPersistent = true;
   check_page *p = nullptr;
   check_page *pin = nullptr;
   bool cleared = false, pinned = false;
@@ -341,26 +344,54 @@ struct mp_pair : pair_world {
 
 // The Relacy test of a pair: the set-up is the pair's constructor (plain
 // phase), the threads its two sides, after() its oracles. Any violation
-// (inline, at G's commit point, or in after()) fails the schedule.
+// (inline, at G's commit point, or in after()) fails the schedule; the
+// test's own sink collects them.
+//
+// A pair with kPersistent is built once, outside Relacy, by run_pair and
+// serves every iteration: its threads touch only atomic words (back to
+// their set-up values at the end of each iteration, reset_live_atomics)
+// and plain counters. Built inside the test, a pair's set-up frees heap
+// blocks, and each free inside a test is a choice point of Relacy's search
+// (reuse the block now or later: its use-after-free detection), which
+// multiplies a bounded search by 2^19 here.
 template <class Pair>
 struct pair_test : rl::test_suite<pair_test<Pair>, 2> {
+  static inline Pair *persistent = nullptr;
   struct setup_phase {
     setup_phase() { g_backend.live = false; }
   } phase_;
-  Pair pair;
+  std::unique_ptr<Pair> own_;
+  Pair *pair_;
+  violation_sink sink_;
+
+  pair_test() {
+    if constexpr (Pair::kPersistent) {
+      forget_live_atomics();  // left by an abandoned (failed) iteration, if any
+      pair_ = persistent;
+    } else {
+      g_nr_live = 0;  // an abandoned iteration's words went with its context
+      own_.reset(new Pair);
+      pair_ = own_.get();
+    }
+    this_cpu_report().sink = &sink_;
+  }
+  ~pair_test() {
+    reset_live_atomics();
+    this_cpu_report().sink = nullptr;
+  }
 
   void before() { g_backend.live = true; }
   void thread(unsigned i) {
-    pair.thread(i);
+    pair_->thread(i);
     fail_on_violation();
   }
   void after() {
-    pair.check();
+    pair_->check();
     fail_on_violation();
   }
   void fail_on_violation() {
-    if (pair.sink.total() == 0) return;
-    const auto recs = pair.sink.records();
+    if (sink_.total() == 0) return;
+    const auto recs = sink_.records();
     std::string msg = recs.front().check + ": " + recs.front().detail;
     rl::ctx().fail_test(msg.c_str(), rl::test_result_user_assert_failed,
                         rl::debug_info("oracle", "check/pairs.h", 0));

@@ -250,6 +250,24 @@ ANONX_RL_MEMBERS(unsigned, uint)
 #undef ANONX_RL_MEMBERS
 #undef ANONX_RL_MEMBER
 
+// The words made Relacy atomics in this iteration: the test's destructor
+// turns them back into plain set-up values (reset_live_atomics), so that a
+// machine built once, outside Relacy, serves every iteration (pairs.h).
+inline void (*g_live_resets[4096])(void *, bool destroy);
+inline void *g_live_words[4096];
+inline unsigned g_nr_live = 0;
+inline void reset_live_atomics() {
+  for (unsigned i = 0; i < g_nr_live; i++) g_live_resets[i](g_live_words[i], true);
+  g_nr_live = 0;
+}
+// After an iteration Relacy abandoned (a failure; its context and its
+// atomics' data are gone): forget the words' atomics without destroying
+// them. Only for words that outlive the iteration (a persistent pair).
+inline void forget_live_atomics() {
+  for (unsigned i = 0; i < g_nr_live; i++) g_live_resets[i](g_live_words[i], false);
+  g_nr_live = 0;
+}
+
 template <class T>
 class rl_atomic {
  public:
@@ -258,8 +276,12 @@ class rl_atomic {
   rl_atomic(T v) noexcept : init_(v) {}  // NOLINT: as std::atomic's
   rl_atomic(const rl_atomic &) = delete;
   rl_atomic &operator=(const rl_atomic &) = delete;
-  ~rl_atomic() {
-    if (a_) a_->~atomic();
+  ~rl_atomic() { unmaterialize(true); }
+  // Back to the plain set-up value (the end of an iteration); !destroy: the
+  // iteration was abandoned with its Relacy context.
+  void unmaterialize(bool destroy) const {
+    if (a_ && destroy) a_->~atomic();
+    a_ = nullptr;
   }
 
   T load(std::memory_order mo = std::memory_order_seq_cst,
@@ -369,6 +391,15 @@ class rl_atomic {
       (void)loc;
       a_ = new (buf_) rl::atomic<T>();
       rl_init_value(*a_, init_);  // happens before every thread (see above)
+      if (g_nr_live == std::size(g_live_words)) {
+        std::fprintf(stderr, "anonx-check: internal error: more than %zu raced words\n",
+                     std::size(g_live_words));
+        std::abort();
+      }
+      g_live_words[g_nr_live] = const_cast<rl_atomic *>(this);
+      g_live_resets[g_nr_live++] = [](void *w, bool destroy) {
+        static_cast<rl_atomic *>(w)->unmaterialize(destroy);
+      };
     }
     return *a_;
   }
