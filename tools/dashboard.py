@@ -62,29 +62,9 @@ def warn(msg):
 # ---------------------------------------------------------------------------
 
 
-def load_extra(results):
-    """The weak-memory back end's files: barriers-*.json (the barrier
-    accounting) and check-*.json (anonx-check runs and kill matrices)."""
-    barriers, checks = [], []
-    for path in sorted(glob.glob(os.path.join(results, '*.json'))):
-        base = os.path.basename(path)
-        if not base.startswith(('barriers-', 'check-')):
-            continue
-        try:
-            with open(path) as f:
-                doc = json.load(f)
-        except (OSError, ValueError) as e:
-            warn('skipping %s: %s' % (base, e))
-            continue
-        if isinstance(doc, dict) and doc.get('schema') == BARRIERS_SCHEMA:
-            barriers.append((base, doc))
-        elif isinstance(doc, dict) and doc.get('schema') in CHECK_SCHEMAS:
-            checks.append((base, doc))
-    return barriers, checks
-
-
-def load_runs(results):
-    benches, stresses = [], []
+def json_files(results):
+    """(file name, JSON object) for every results/*.json that parses to an
+    object; the others are skipped with a warning."""
     for path in sorted(glob.glob(os.path.join(results, '*.json'))):
         base = os.path.basename(path)
         try:
@@ -96,6 +76,26 @@ def load_runs(results):
         if not isinstance(doc, dict):
             warn('skipping %s: not a JSON object' % base)
             continue
+        yield base, doc
+
+
+def load_extra(results):
+    """The weak-memory back end's files: barriers-*.json (the barrier
+    accounting) and check-*.json (anonx-check runs and kill matrices)."""
+    barriers, checks = [], []
+    for base, doc in json_files(results):
+        if not base.startswith(('barriers-', 'check-')):
+            continue
+        if doc.get('schema') == BARRIERS_SCHEMA:
+            barriers.append((base, doc))
+        elif doc.get('schema') in CHECK_SCHEMAS:
+            checks.append((base, doc))
+    return barriers, checks
+
+
+def load_runs(results):
+    benches, stresses = [], []
+    for base, doc in json_files(results):
         if base.startswith(('barriers-', 'check-')):
             continue  # load_extra
         if base.startswith('bench-') and isinstance(doc.get('benchmarks'), list):
