@@ -119,11 +119,15 @@ def reached_sites(check):
     return reached
 
 
-def reached_line(reached, site):
+def reached_line(reached, site, source):
     """The line Relacy saw for this site: the call's own line, or the line
-    a multi-line call starts on (up to 3 lines above)."""
+    a multi-line call starts on (up to 3 lines above, with no statement
+    ending in between)."""
     lines = reached.get(site['file'], {})
+    text = source[site['file']]
     for n in range(site['line'], site['line'] - 4, -1):
+        if n < site['line'] and ';' in code_part(text[n - 1]):
+            return None
         if n in lines:
             return n
     return None
@@ -262,6 +266,11 @@ def main(argv):
             killmatrix = json.load(f).get('kill_matrix', [])
 
     sites = enumerate_sites(a.core)
+    source = {}
+    for s in sites:
+        if s['file'] not in source:
+            with open(os.path.join(a.core, os.path.basename(s['file']))) as f:
+                source[s['file']] = f.read().split('\n')
     reached = reached_sites(a.check)
     rows = []
     cache = {}
@@ -280,7 +289,7 @@ def main(argv):
                     cache[(r['file'], line)] = x
     for s in sites:
         row = dict(s)
-        n = reached_line(reached, s)
+        n = reached_line(reached, s, source)
         row['reached'] = n is not None
         row['x86_real_threads'] = x86_column(s, killmatrix)
         if s['kind'] == 'memory_order_relaxed':
