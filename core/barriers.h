@@ -20,11 +20,48 @@
 // would have. It never invents one. Ordering bugs among atomics (the missing
 // smp_mb of B7) are therefore the oracles' job, not TSan's (README,
 // "Sanitizer builds").
+//
+// Under the Relacy back end (check/, ANONX_FENCE_HOOK): every barrier calls
+// anonx_fence_hook() with its kind and its site (the caller's line), and the
+// back end issues the C++11 fence that gives the barrier's LKMM ordering
+// (tools/memory-model) in the model checker:
+//  - smp_mb(), smp_mb__before_atomic(), smp_mb__after_atomic(): a seq_cst
+//    fence. Two of them order an SB pair (W ; mb ; R on both sides), which
+//    is all core/ asks of them.
+//  - smp_rmb(): an acquire fence; smp_wmb(): a release fence: the weakest
+//    C++ fences that order load->load and store->store. In C++ they order
+//    only through a pairing (a release fence, a store another CPU's load
+//    reads, an acquire fence after that load), which is how core/ pairs
+//    them ((A3) wmb (A4) with (B4) rmb (B5)); LKMM's order what every CPU
+//    observes, with or without a pairing. Each is also stronger than the
+//    kernel's: both order earlier loads before later stores.
+// What the C++ model cannot express, and how core/ stands in for it there:
+//  - address dependencies (READ_ONCE of a PTE, then a load of the page it
+//    maps): memory_order_consume, which compilers promote to acquire; core/
+//    loads the PTE with acquire (GUP-fast (B1), pte_table_of). Stronger than
+//    the kernel: it orders every later access, not only the dependent ones.
+//  - control dependencies (LKMM orders a load before a store that depends on
+//    it through a branch, e.g. (A2) before (A3)): C++ has none, so the model
+//    may make (A3) visible before (A2) reads. That only makes GUP-fast back
+//    off earlier (a weaker model than LKMM here can add outcomes, never hide
+//    one the kernel allows).
+//  - fully ordered value-returning RMWs (test_and_set_bit, atomic_add_unless,
+//    xchg): seq_cst RMWs, which in C++ do not order the relaxed accesses
+//    around them the way LKMM's implied smp_mb() on both sides does. Weaker
+//    than the kernel: a back end may report an outcome LKMM forbids (a false
+//    alarm), never miss one it allows.
+//  - spinlocks (the PTL, page_table_lock, the zone lock) and mmap_lock are
+//    std:: primitives invisible to the back end: it runs only pairs where at
+//    most one side takes them (check/ --list says which pairs are left out).
 #pragma once
 
 #include <atomic>
 
 #include "compiler.h"
+
+#if defined(ANONX_FENCE_HOOK)
+#include <source_location>
+#endif
 
 namespace anonx {
 
@@ -43,11 +80,27 @@ void anonx_barrier_probe(const char *kind);
 #define ANONX_PROBE_BARRIER(kind) ((void)0)
 #endif
 
+// The Relacy back end's hook (see above); no other build declares it.
+enum class smp_barrier : unsigned char { mb, rmb, wmb, mb__after_atomic, mb__before_atomic };
+#if defined(ANONX_FENCE_HOOK)
+void anonx_fence_hook(smp_barrier kind, const std::source_location &site);
+#define ANONX_BARRIER_SITE const std::source_location &site = std::source_location::current()
+#define ANONX_FENCE_HOOK_CALL(kind) \
+  do {                              \
+    anonx_fence_hook((kind), site); \
+    return;                         \
+  } while (0)
+#else
+#define ANONX_BARRIER_SITE
+#define ANONX_FENCE_HOOK_CALL(kind) ((void)0)
+#endif
+
 // Compiler-only barrier: what barrier() is in the kernel.
 ANONX_INLINE void barrier() { asm volatile("" ::: "memory"); }
 
-ANONX_INLINE void smp_mb() {
+ANONX_INLINE void smp_mb(ANONX_BARRIER_SITE) {
   ANONX_PROBE_BARRIER("mb");
+  ANONX_FENCE_HOOK_CALL(smp_barrier::mb);
 #if defined(ANONX_TSAN)
   tsan_full_barrier();
 #elif defined(__x86_64__)
@@ -59,8 +112,9 @@ ANONX_INLINE void smp_mb() {
 #endif
 }
 
-ANONX_INLINE void smp_rmb() {
+ANONX_INLINE void smp_rmb(ANONX_BARRIER_SITE) {
   ANONX_PROBE_BARRIER("rmb");
+  ANONX_FENCE_HOOK_CALL(smp_barrier::rmb);
 #if defined(ANONX_TSAN)
   tsan_full_barrier();
 #else
@@ -68,8 +122,9 @@ ANONX_INLINE void smp_rmb() {
 #endif
 }
 
-ANONX_INLINE void smp_wmb() {
+ANONX_INLINE void smp_wmb(ANONX_BARRIER_SITE) {
   ANONX_PROBE_BARRIER("wmb");
+  ANONX_FENCE_HOOK_CALL(smp_barrier::wmb);
 #if defined(ANONX_TSAN)
   tsan_full_barrier();
 #else
@@ -77,8 +132,9 @@ ANONX_INLINE void smp_wmb() {
 #endif
 }
 
-ANONX_INLINE void smp_mb__after_atomic() {
+ANONX_INLINE void smp_mb__after_atomic(ANONX_BARRIER_SITE) {
   ANONX_PROBE_BARRIER("mb__after_atomic");
+  ANONX_FENCE_HOOK_CALL(smp_barrier::mb__after_atomic);
 #if defined(ANONX_TSAN)
   tsan_full_barrier();
 #elif defined(__x86_64__)
@@ -88,6 +144,9 @@ ANONX_INLINE void smp_mb__after_atomic() {
 #endif
 }
 
-ANONX_INLINE void smp_mb__before_atomic() { smp_mb__after_atomic(); }
+ANONX_INLINE void smp_mb__before_atomic(ANONX_BARRIER_SITE) {
+  ANONX_FENCE_HOOK_CALL(smp_barrier::mb__before_atomic);
+  smp_mb__after_atomic();
+}
 
 }  // namespace anonx

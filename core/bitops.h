@@ -91,11 +91,16 @@ ANONX_INLINE void clear_bit_unlock(unsigned nr, W *addr) {
 
 // The plain word behind an atomic: what a deliberately plain access (the
 // B12 mutant's read-modify-write on a live page) touches. The atomic policy
-// must be layout-compatible with unsigned long.
+// must be layout-compatible with unsigned long, or say where its plain word
+// is (a member plain_word(); the Relacy back end's has none it can show).
 template <class W>
 ANONX_INLINE unsigned long *plain_word(W *addr, unsigned nr) {
-  static_assert(sizeof(W) == sizeof(unsigned long), "atomic word must be a bare word");
-  return reinterpret_cast<unsigned long *>(addr + BIT_WORD(nr));
+  if constexpr (requires(W & w) { w.plain_word(); }) {
+    return addr[BIT_WORD(nr)].plain_word();
+  } else {
+    static_assert(sizeof(W) == sizeof(unsigned long), "atomic word must be a bare word");
+    return reinterpret_cast<unsigned long *>(addr + BIT_WORD(nr));
+  }
 }
 
 // Non-atomic set: a load, an or, a store, as two separate single-word

@@ -30,9 +30,18 @@ ANONX_INLINE void cpu_relax() {
 // run pinned to one core), and a pure spin would burn its whole time slice
 // each time. After ~1000 PAUSEs (~50 us here) the waiter yields instead:
 // a user-space concession, not kernel behaviour.
+// Under the Relacy back end (ANONX_FENCE_HOOK) a pause is a yield to its
+// scheduler: the CPU waited for is a fiber that must run for the wait to end.
+#if defined(ANONX_FENCE_HOOK)
+void anonx_spin_hook();
+#endif
 struct spin_wait {
   unsigned spins = 0;
   ANONX_INLINE void pause() {
+#if defined(ANONX_FENCE_HOOK)
+    anonx_spin_hook();
+    return;
+#endif
     if (++spins < 1024)
       cpu_relax();
     else

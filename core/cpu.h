@@ -24,9 +24,11 @@
 
 namespace anonx {
 
-class cpu_sections {
+// Atomic: the atomic policy of the machine (core/ is templated on it).
+template <template <class> class Atomic = std::atomic>
+class basic_cpu_sections {
  public:
-  explicit cpu_sections(unsigned nr_cpus) : nr_(nr_cpus), cpus_(new slot[nr_cpus]) {}
+  explicit basic_cpu_sections(unsigned nr_cpus) : nr_(nr_cpus), cpus_(new slot[nr_cpus]) {}
   unsigned nr_cpus() const { return nr_; }
 
   // local_irq_disable(): open a section. The smp_mb pairs with the one in
@@ -59,10 +61,12 @@ class cpu_sections {
 
  private:
   struct alignas(kNoFalseSharing) slot {
-    std::atomic<unsigned long> seq{0};
+    Atomic<unsigned long> seq{0};
   };
   unsigned nr_;
   std::unique_ptr<slot[]> cpus_;
 };
+
+using cpu_sections = basic_cpu_sections<>;
 
 }  // namespace anonx

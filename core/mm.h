@@ -109,7 +109,7 @@ struct basic_machine {
   basic_memmap<Atomic> mem;
   basic_table_pool<Atomic> tables;
   basic_swap_device<Atomic> swap;
-  cpu_sections cpus;
+  basic_cpu_sections<Atomic> cpus;
   Atomic<unsigned long> next_anon_vma{1};
   // Every mm, for the rmap walk (the anon_vma tree of the kernel: a walk
   // visits every mm at the page's address and keeps those that map it).

@@ -39,6 +39,8 @@ import bench  # noqa: E402  (tools/bench.py: the gate definitions)
 
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 STRESS_SCHEMA = 'anonx-stress/1'
+BARRIERS_SCHEMA = 'anonx-barriers/1'
+CHECK_SCHEMAS = ('anonx-check/1', 'anonx-check-kill-matrix/1')
 DPI = 80
 
 
@@ -60,8 +62,9 @@ def warn(msg):
 # ---------------------------------------------------------------------------
 
 
-def load_runs(results):
-    benches, stresses = [], []
+def json_files(results):
+    """(file name, JSON object) for every results/*.json that parses to an
+    object; the others are skipped with a warning."""
     for path in sorted(glob.glob(os.path.join(results, '*.json'))):
         base = os.path.basename(path)
         try:
@@ -73,6 +76,28 @@ def load_runs(results):
         if not isinstance(doc, dict):
             warn('skipping %s: not a JSON object' % base)
             continue
+        yield base, doc
+
+
+def load_extra(results):
+    """The weak-memory back end's files: barriers-*.json (the barrier
+    accounting) and check-*.json (anonx-check runs and kill matrices)."""
+    barriers, checks = [], []
+    for base, doc in json_files(results):
+        if not base.startswith(('barriers-', 'check-')):
+            continue
+        if doc.get('schema') == BARRIERS_SCHEMA:
+            barriers.append((base, doc))
+        elif doc.get('schema') in CHECK_SCHEMAS:
+            checks.append((base, doc))
+    return barriers, checks
+
+
+def load_runs(results):
+    benches, stresses = [], []
+    for base, doc in json_files(results):
+        if base.startswith(('barriers-', 'check-')):
+            continue  # load_extra
         if base.startswith('bench-') and isinstance(doc.get('benchmarks'), list):
             benches.append((base, doc))
         elif base.startswith('stress-') and doc.get('schema') == STRESS_SCHEMA:
@@ -434,6 +459,77 @@ def build(results, out):
                              r.get('ops'), '%.0f' % float(r['ops_per_s'])] for r in srows]))
     else:
         parts.append('<p>No stress runs of the correct protocol recorded.</p>')
+
+    # The weak-memory back end (anonx-check, Relacy).
+    barriers, checks = load_extra(results)
+    parts.append('<h2>Weak memory: anonx-check (Relacy)</h2>')
+    runs = [(b, d) for b, d in checks if d.get('schema') == 'anonx-check/1']
+    for base, doc in runs:
+        parts.append('<h3>%s</h3><p class="note">%s</p>' %
+                     (esc(base), esc(doc.get('context', {}).get('args', ''))))
+        parts.append(table(['pair', 'shape', 'platform', 'search', 'schedules', 'seconds',
+                            'schedules/s', 'result'],
+                           [[r.get('scenario'), r.get('shape'), r.get('platform'),
+                             r.get('search') + ('=%s' % r['context_bound']
+                                                if 'context_bound' in r else ''),
+                             r.get('schedules'), r.get('seconds'),
+                             '%.0f' % float(r.get('schedules_per_s') or 0),
+                             r.get('verdict') if r.get('failed') else 'ok']
+                            for r in doc.get('runs', [])]))
+    km = [(b, d) for b, d in checks if d.get('schema') == 'anonx-check-kill-matrix/1']
+    if km:
+        base, doc = km[-1]
+        parts.append('<h3>Kill matrix under Relacy: schedules to detection</h3>')
+        parts.append('<p>From %s.</p>' % esc(base))
+        rows = []
+        for e in doc.get('kill_matrix', []):
+            if e.get('result') == 'not-run':
+                rows.append([e.get('mutant'), '-', '-', 'not run', '-', '-', e.get('why', '')])
+                continue
+            for c in e.get('cells', []):
+                rows.append([e.get('mutant'), c.get('scenario'), c.get('platform'),
+                             e.get('result'), '%s/%s' % (c.get('killed_seeds'), c.get('seeds')),
+                             c.get('median_schedules', '-'), c.get('max_schedules', '-')])
+        parts.append(table(['mutant', 'pair', 'platform', 'mutant result', 'killed seeds',
+                            'median schedules', 'max schedules / why'], rows))
+    if barriers:
+        base, doc = barriers[-1]
+        sm = doc.get('summary', {})
+        parts.append('<h3>Barrier accounting: every barrier and memory order of core/</h3>')
+        parts.append('<p>From %s: %s sites, killed under Relacy %s, killed on x86 real threads '
+                     '(through the mutant that removes the barrier) %s, argued %s, open %s.</p>'
+                     % (esc(base), sm.get('sites'), sm.get('killed_relacy'), sm.get('killed_x86'),
+                        sm.get('argued'), sm.get('open')))
+
+        def relacy_cell(r):
+            x = r.get('relacy', {})
+            if not x.get('run'):
+                return '-'
+            if x.get('killed'):
+                return 'killed: %s/%s after %s schedules' % (
+                    x.get('pair'), x.get('platform'), x.get('schedules_to_detection'))
+            return 'survived %s schedules' % x.get('schedules')
+
+        def x86_cell(r):
+            x = r.get('x86_real_threads', {})
+            if not x.get('measured'):
+                return x.get('note', '-')
+            return '%s (%s%s)%s' % ('killed' if x.get('killed') else 'survived',
+                                    x.get('via_mutant'),
+                                    ' on ' + ','.join(x.get('killed_on', []))
+                                    if x.get('killed') else '',
+                                    ' median %s' % fmt_s(x.get('median_s'))
+                                    if x.get('killed') else '')
+        rows = [[r.get('site'), r.get('kind'), r.get('function'), r.get('pairs_with'),
+                 relacy_cell(r), x86_cell(r), r.get('argument', '')]
+                for r in doc.get('sites', []) if r.get('kind') != 'memory_order_relaxed']
+        parts.append(table(['site', 'barrier / order', 'function', 'pairs with',
+                            'Relacy (weakened)', 'x86 real threads', 'argument'], rows))
+        parts.append('<p class="note">%d relaxed sites (nothing weaker) are in the file, not '
+                     'shown.</p>' % sum(r.get('kind') == 'memory_order_relaxed'
+                                        for r in doc.get('sites', [])))
+    if not (runs or km or barriers):
+        parts.append('<p>No check-*.json or barriers-*.json.</p>')
 
     parts.append('</body></html>')
     with open(os.path.join(out, 'index.html'), 'w') as f:

@@ -1,0 +1,347 @@
+#!/usr/bin/env python3
+"""barrier_sites.py: the barrier accounting of core/ (issue #13).
+
+  tools/barrier_sites.py [--check build/check/anonx-check] [--iterations N]
+                         [--killmatrix results/stress-...-killmatrix.json] [--out FILE]
+
+Every SMP barrier call and every explicit std::memory_order in core/ is a
+site (file:line). For each site, weakened in turn (a barrier removed, an
+order one step weaker: seq_cst -> acq_rel/acquire/release, acq_rel ->
+acquire, acquire/release/consume -> relaxed), anonx-check searches every
+pair that fits it (v6.2, --scenario all --platform x86,rcu, random search,
+--iterations schedules per cell) and records the first forbidden outcome:
+killed under Relacy (pair, platform, schedules to detection), or survived.
+A survivor is searched again on v5.19 with --platform x86, the SB pairs,
+where the flush IPI (the IRQ-off section counters) is the synchronisation.
+Relaxed orders have nothing weaker: they are listed with that argument.
+Sites no pair reaches are coverage gaps of the Relacy back end.
+
+The x86 real-thread column: anonx-stress has no per-site weakening. Where a
+catalogue mutant removes exactly the barrier at a site (the barrier is
+guarded by `!mutant_is(mutant::X)`), the column gives that mutant's verdict
+on x86 from the latest stress kill matrix (--killmatrix); elsewhere it says
+"not measured".
+
+Writes results/barriers-<date>-<sha>.json (temporary file, then renamed).
+"""
+import argparse
+import datetime
+import glob
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+
+BARRIER = re.compile(r'\b(smp_mb__after_atomic|smp_mb__before_atomic|smp_mb|smp_rmb|smp_wmb)\(\)')
+ORDER = re.compile(r'std::memory_order_(relaxed|consume|acquire|release|acq_rel|seq_cst)\b')
+MUTANT_GUARD = re.compile(r'!\s*env\.proto\.mutant_is\(mutant::(\w+)\)')
+PAIRS = re.compile(r'pairs with (.*)')
+FUNC = re.compile(r'^(?:template <[^>]*>\s*)?(?:ANONX_\w+\s+)?[\w:<>,\s\*&]+?\b(\w+)\s*\([^;]*$')
+
+
+def code_part(line):
+    k = line.find('//')
+    return line if k < 0 else line[:k]
+
+
+def enclosing_function(lines, i):
+    """The function a line is in: the nearest line above it, at file or
+    class-member indentation, that opens a declaration with a call-like
+    head."""
+    for j in range(i, -1, -1):
+        line = code_part(lines[j])
+        head = line.strip()
+        indent = len(line) - len(line.lstrip())
+        if indent > 2 or '(' not in head:
+            continue
+        if head.startswith(('#', 'template', 'return', 'if', 'for', 'while', '}', 'case',
+                            'static_assert', 'X(')):
+            continue
+        before = head.split('(')[0]
+        if any(t in before for t in ('.', '->', '=', '!', '"')) or head.endswith(';') or \
+                len(before.split()) < 2:
+            continue
+        m = re.search(r'(~?\w+)\s*$', before)
+        if m and m.group(1) not in ('defined', 'alignas', 'decltype'):
+            return m.group(1)
+    return '?'
+
+
+def pairs_with(lines, i):
+    for j in range(i, max(-1, i - 4), -1):
+        m = PAIRS.search(lines[j])
+        if m:
+            return m.group(1).strip().rstrip('.')
+    return ''
+
+
+def mutant_guard(lines, i):
+    for j in range(i, max(-1, i - 3), -1):
+        m = MUTANT_GUARD.search(lines[j])
+        if m:
+            return m.group(1)
+    return None
+
+
+def enumerate_sites(core):
+    sites = []
+    for path in sorted(glob.glob(os.path.join(core, '*.h'))):
+        name = 'core/' + os.path.basename(path)
+        if name == 'core/barriers.h':
+            continue  # the barriers' own implementations, not call sites
+        with open(path) as f:
+            lines = f.read().split('\n')
+        for i, line in enumerate(lines):
+            code = code_part(line)
+            for m in BARRIER.finditer(code):
+                sites.append({'site': '%s:%d' % (name, i + 1), 'file': name, 'line': i + 1,
+                              'kind': m.group(1), 'function': enclosing_function(lines, i),
+                              'pairs_with': pairs_with(lines, i),
+                              'mutant': mutant_guard(lines, i)})
+            for m in ORDER.finditer(code):
+                sites.append({'site': '%s:%d' % (name, i + 1), 'file': name, 'line': i + 1,
+                              'kind': 'memory_order_' + m.group(1),
+                              'function': enclosing_function(lines, i),
+                              'pairs_with': pairs_with(lines, i), 'mutant': None})
+    return sites
+
+
+def reached_sites(check):
+    out = subprocess.run([check, '--sites', '--scenario', 'all', '--platform', 'x86,rcu'],
+                         check=True, capture_output=True, text=True).stdout
+    reached = {}
+    for line in out.splitlines():
+        loc, _, what = line.partition(' ')
+        f, _, n = loc.rpartition(':')
+        reached.setdefault(f, {})[int(n)] = what
+    return reached
+
+
+def reached_line(reached, site, source):
+    """The line Relacy saw for this site: the call's own line, or the line
+    a multi-line call starts on (up to 3 lines above, with no statement
+    ending in between)."""
+    lines = reached.get(site['file'], {})
+    text = source[site['file']]
+    for n in range(site['line'], site['line'] - 4, -1):
+        if n < site['line'] and ';' in code_part(text[n - 1]):
+            return None
+        if n in lines:
+            return n
+    return None
+
+
+# The pairs where 5.19's synchronisation is the flush IPI (x86: it waits for
+# GUP-fast's IRQ-off section) and not the barriers: the SB pairs. (5.19's MP
+# pair fails under the C++ model even with the IPI: it relied on TSO.)
+V519_ARGS = ['--protocol', 'v5.19', '--platform', 'x86',
+             '--scenario', 'sb_clear_flag_vs_pin,swapout_vs_gup_fast,swapout_vs_gup_fast_ro']
+V62_ARGS = ['--protocol', 'v6.2', '--scenario', 'all', '--platform', 'x86,rcu']
+
+
+def run_weakened(check, file, line, iterations, args=V62_ARGS):
+    fd, path = tempfile.mkstemp(prefix='anonx-barrier-', suffix='.json')
+    os.close(fd)
+    try:
+        rc = subprocess.run([check] + args + ['--iterations', str(iterations), '--weaken',
+                                              '%s:%d' % (file, line), '--quiet', '--json', path],
+                            capture_output=True, text=True).returncode
+        with open(path) as f:
+            runs = json.load(f)['runs']
+    finally:
+        os.unlink(path)
+    if rc not in (0, 1):
+        raise RuntimeError('anonx-check exited %d for %s:%d' % (rc, file, line))
+    killed = [r for r in runs if r['failed']]
+    total = sum(r['schedules'] for r in runs)
+    secs = sum(r['seconds'] for r in runs)
+    if not killed:
+        return {'killed': False, 'schedules': total, 'seconds': round(secs, 3),
+                'cells': len(runs)}
+    best = min(killed, key=lambda r: r['schedules'])
+    return {'killed': True, 'pair': best['scenario'], 'platform': best['platform'],
+            'schedules_to_detection': best['schedules'], 'verdict': best.get('verdict', ''),
+            'killed_cells': ['%s/%s' % (r['scenario'], r['platform']) for r in killed],
+            'cells': len(runs)}
+
+
+def x86_column(site, killmatrix):
+    """The real-thread harness on x86 hardware, through the mutant that
+    removes exactly this barrier: its kill-matrix verdict on each platform
+    (x86: the flush waits for GUP-fast; rcu: it does not)."""
+    m = site.get('mutant')
+    if not m:
+        return {'measured': False,
+                'note': 'not measured: anonx-stress has no per-site weakening'}
+    cells = [e for e in killmatrix if e.get('mutant') == m]
+    if not cells:
+        return {'measured': False, 'mutant': m, 'note': 'mutant %s not in the kill matrix' % m}
+    col = {'measured': True, 'via_mutant': m, 'platforms': {}}
+    for e in cells:
+        col['platforms'][e.get('platform', 'x86')] = e.get('verdict')
+    killed = [e for e in cells if e.get('verdict') == 'killed']
+    col['killed'] = bool(killed)
+    if killed:
+        col['median_s'] = min(e['median_s'] for e in killed)
+        col['killed_on'] = sorted({e.get('platform', 'x86') for e in killed})
+    return col
+
+
+# Why a weakened site survives, where the reason is known: (file, function,
+# kind) -> argument. Anything else that survives gets the generic one.
+ARGUMENTS = {
+    ('core/rmap.h', 'ptep_clear_flush_a1', 'memory_order_seq_cst'):
+        'unneeded from 6.1: (A1) is ordered before (A2) by the smp_mb() of '
+        'page_try_share_anon_rmap, which the pairs run (arm64 clears with xchg_relaxed)',
+    ('core/page.h', 'page_ref_add_unless', 'memory_order_seq_cst'):
+        'unneeded for the pin from 6.1: smp_mb__after_atomic() orders the pin before (B4); '
+        'FOLL_GET (which relies on this order) is in no pair',
+    ('core/page.h', 'page_ref_freeze', 'memory_order_seq_cst'):
+        'the frozen count and a GUP-fast add_unless are RMWs of one word: coherence orders '
+        'them; nothing else is ordered through it in the migrate pair',
+    ('core/gup.h', 'gup_pte_range', 'memory_order_acquire'):
+        'coverage gap: the address dependency of (B1) orders reads of a page published '
+        'concurrently; every pair publishes its page in set-up',
+    ('core/gup.h', 'lockless_pages_from_mm', 'memory_order_acquire'):
+        'coverage gap: the PMD is published in set-up in every pair',
+    ('core/memory.h', 'pte_table_of', 'memory_order_acquire'):
+        'coverage gap: the PMD is published in set-up in every pair',
+    ('core/memory.h', 'handle_mm_fault', 'memory_order_acquire'):
+        'coverage gap: faults run in set-up and after(), never concurrently',
+    ('core/memory.h', 'cpu_access', 'memory_order_acquire'):
+        'coverage gap: CPU accesses run in set-up and after(), never concurrently',
+    ('core/memory.h', '__pte_alloc', 'memory_order_release'):
+        'coverage gap: page tables are allocated in set-up',
+    ('core/mm.h', 'alloc', 'memory_order_release'):
+        'coverage gap: page tables are allocated in set-up',
+    ('core/mm.h', 'raw_read_seqcount', 'smp_rmb'):
+        'coverage gap: pairs with fork\'s smp_wmb (write_protect_seq); no pair runs fork '
+        '(fork_vs_gup_fast does not fit the back end)',
+    ('core/mm.h', 'read_seqcount_retry', 'smp_rmb'):
+        'coverage gap: pairs with fork\'s smp_wmb (write_protect_seq); no pair runs fork',
+    ('core/rmap.h', 'page_published', 'smp_wmb'):
+        'coverage gap: no pair publishes a new page (fault, COW) while GUP-fast walks',
+    ('core/bitops.h', 'test_and_set_bit_lock', 'memory_order_acquire'):
+        'the page lock is taken by one side only in every pair',
+    ('core/bitops.h', 'clear_bit_unlock', 'memory_order_release'):
+        'the page lock is taken by one side only in every pair',
+    ('core/page.h', 'page_ref_sub_and_test', 'memory_order_acq_rel'):
+        'coverage gap: no pair frees the page (the last reference is dropped in no thread)',
+    ('core/page_alloc.h', 'put_refs', 'memory_order_acq_rel'):
+        'coverage gap: no pair frees the page (the last reference is dropped in no thread)',
+    ('core/ksm.h', 'ksm_new_stable_page', 'memory_order_release'):
+        'coverage gap: the KSM page is made in set-up',
+    ('core/ksm.h', 'replace_page', 'memory_order_seq_cst'):
+        'the page is no longer exclusive when replace_page clears its PTE: no flag clearer '
+        'relies on this order (ksm.h says so)',
+}
+
+UNREACHED = ('not reached by any Relacy pair: a coverage gap of the back end (the path is '
+             'not in a pair that fits it, see anonx-check --list)')
+RELAXED = 'relaxed: no weaker order; it orders nothing, so there is nothing to remove'
+
+
+def main(argv):
+    ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    ap.add_argument('--check', default='build/check/anonx-check')
+    ap.add_argument('--core', default='core')
+    ap.add_argument('--iterations', type=int, default=20000)
+    ap.add_argument('--killmatrix', default='')
+    ap.add_argument('--out', default='')
+    ap.add_argument('--reuse', default='',
+                    help='take the Relacy results of an earlier barriers-*.json from the same '
+                         'anonx-check binary (only the arguments and the x86 column are redone)')
+    a = ap.parse_args(argv)
+
+    sha = subprocess.run(['git', 'rev-parse', '--short', 'HEAD'], capture_output=True,
+                         text=True).stdout.strip() or 'unknown'
+    date = datetime.date.today().strftime('%Y%m%d')
+    out = a.out or 'results/barriers-%s-%s.json' % (date, sha)
+    killmatrix = []
+    km_file = a.killmatrix or (sorted(glob.glob('results/stress-*-killmatrix.json')) or [''])[-1]
+    if km_file:
+        with open(km_file) as f:
+            killmatrix = json.load(f).get('kill_matrix', [])
+
+    sites = enumerate_sites(a.core)
+    source = {}
+    for s in sites:
+        if s['file'] not in source:
+            with open(os.path.join(a.core, os.path.basename(s['file']))) as f:
+                source[s['file']] = f.read().split('\n')
+    reached = reached_sites(a.check)
+    rows = []
+    cache = {}
+    if a.reuse:
+        with open(a.reuse) as f:
+            for r in json.load(f)['sites']:
+                x = dict(r.get('relacy', {}))
+                if not x.pop('run', False):
+                    continue
+                line = x.pop('weakened_line')
+                proto = x.get('protocol', '')
+                if proto.startswith('v5.19'):  # a v6.2 survivor killed on v5.19
+                    cache[(r['file'], line, 'v5.19')] = dict(x)
+                    cache[(r['file'], line)] = {'killed': False}
+                else:
+                    cache[(r['file'], line)] = x
+    for s in sites:
+        row = dict(s)
+        n = reached_line(reached, s, source)
+        row['reached'] = n is not None
+        row['x86_real_threads'] = x86_column(s, killmatrix)
+        if s['kind'] == 'memory_order_relaxed':
+            row['relacy'] = {'run': False}
+            row['argument'] = RELAXED
+        elif n is None:
+            row['relacy'] = {'run': False}
+            row['argument'] = UNREACHED
+        else:
+            key = (s['file'], n)
+            if key not in cache:
+                cache[key] = run_weakened(a.check, s['file'], n, a.iterations)
+            r = cache[key]
+            if not r['killed']:
+                # Unneeded on v6.2: is it 5.19's IPI synchronisation?
+                k519 = key + ('v5.19',)
+                if k519 not in cache:
+                    cache[k519] = run_weakened(a.check, s['file'], n, a.iterations, V519_ARGS)
+                if cache[k519]['killed']:
+                    r = dict(cache[k519], protocol='v5.19 (x86: the flush IPI)')
+            row['relacy'] = dict(r, run=True, weakened_line=n)
+            if not r['killed']:
+                row['argument'] = ARGUMENTS.get((s['file'], s['function'], s['kind'])) or (
+                    'survived %d schedules over %d cells weakened: unneeded for the pairs that '
+                    'reach it (or a coverage gap of those pairs)' % (r['schedules'], r['cells']))
+        killed = row['relacy'].get('killed') or row['x86_real_threads'].get('killed')
+        row['verdict'] = 'killed' if killed else ('argued' if row.get('argument') else 'open')
+        rows.append(row)
+        print('%-24s %-26s %-24s %s' % (s['site'], s['kind'], s['function'], row['verdict']),
+              flush=True)
+
+    doc = {'schema': 'anonx-barriers/1',
+           'context': {'git_sha': sha, 'date': datetime.datetime.now(
+               datetime.timezone.utc).isoformat(timespec='seconds'),
+               'check': a.check, 'iterations': a.iterations, 'killmatrix': km_file,
+               'search': 'random: ' + ' '.join(V62_ARGS) + '; survivors again with ' +
+               ' '.join(V519_ARGS)},
+           'summary': {'sites': len(rows),
+                       'killed_relacy': sum(bool(r['relacy'].get('killed')) for r in rows),
+                       'killed_x86': sum(bool(r['x86_real_threads'].get('killed'))
+                                         for r in rows),
+                       'argued': sum(r['verdict'] == 'argued' for r in rows),
+                       'open': sum(r['verdict'] == 'open' for r in rows)},
+           'sites': rows}
+    tmp = out + '.tmp.%d' % os.getpid()
+    with open(tmp, 'w') as f:
+        json.dump(doc, f, indent=1)
+        f.write('\n')
+    os.rename(tmp, out)
+    print('barrier_sites.py: wrote %s (%s)' % (out, doc['summary']))
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main(sys.argv[1:]))
