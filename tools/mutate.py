@@ -308,7 +308,9 @@ class Finder:
 
 def find_sites(top=TOP):
     """Every site in core/, sorted by file, offset and operator, with ids and diffs."""
-    ci.Config.set_library_file(LIBCLANG)
+    top = os.path.abspath(top)
+    if not ci.Config.loaded:
+        ci.Config.set_library_file(LIBCLANG)
     tu = ci.Index.create().parse(os.path.join(top, 'core', 'anonx.h'),
                                  args=[a if a != 'core' else os.path.join(top, 'core')
                                        for a in PARSE_ARGS])
