@@ -33,7 +33,9 @@ only what the mutated header touches is rebuilt. Each mutant's diff is
 applied with patch(1), the targets below are rebuilt (nice, one job), and
 the checks run cheapest first, stopping at the first kill: the sequential
 path tests, the cow.c table, the negative suite, the preset stress
-scenarios, then the coverage cells. Verdicts: killed-by-tests,
+scenarios on the x86 platform and then on rcu (where no flush IPI waits for
+GUP-fast, so the barriers of 6.1 carry the protocol), then the coverage
+cells. Verdicts: killed-by-tests,
 killed-by-stress, survived, timeout, build-failed, equivalent (only ids
 argued in results/mutants-equivalent.txt). The unmutated tree is checked
 first: a check that fails there would kill every mutant.
@@ -427,8 +429,10 @@ class Worker:
                 failed = re.findall(r'^\[  FAILED  \] (\S+)', r.stdout, re.M)
                 return 'killed-by-tests', '%s: %s' % (
                     name, failed[0] if failed else 'exit %d' % r.returncode)
-        stress = [('stress', ['--protocol', 'v6.2', '--scenario', 'all',
-                              '--duration', str(self.stress_duration)]),
+        presets = ['--protocol', 'v6.2', '--scenario', 'all',
+                   '--duration', str(self.stress_duration)]
+        stress = [('stress-x86', presets + ['--platform', 'x86']),
+                  ('stress-rcu', presets + ['--platform', 'rcu']),
                   ('coverage', ['--coverage', '--protocol', 'v6.2',
                                 '--duration', str(self.coverage_duration)])]
         for name, args in stress:
@@ -490,7 +494,7 @@ def equivalents():
     return found
 
 
-def context(argv, budget):
+def context(argv, args):
     sha = subprocess.run(['git', 'rev-parse', '--short', 'HEAD'], cwd=TOP,
                          capture_output=True, text=True).stdout.strip() or 'nogit'
     cxx = os.environ.get('CXX', 'c++')
@@ -498,7 +502,11 @@ def context(argv, budget):
     return {'git_sha': sha, 'compiler': version.splitlines()[0] if version else cxx,
             'host': platform.node(), 'cpus': os.cpu_count(),
             'date': datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds'),
-            'argv': argv, 'budget_s': budget}
+            'argv': argv, 'budget_s': args.budget,
+            'checks': [name for name, _, _ in GTEST_STAGES] + [
+                'stress-x86 %g s a scenario' % args.stress_duration,
+                'stress-rcu %g s a scenario' % args.stress_duration,
+                'coverage %g s a cell' % args.coverage_duration]}
 
 
 def record(site, verdict, detail, build_s, run_s):
@@ -521,9 +529,13 @@ def run(sites, args, argv):
             report = json.load(f)
         done = {m['id'] for m in report['mutants']}
         sites = [s for s in sites if s.id not in done]
+        report['context'].setdefault('resumed', []).append(argv)
     else:
-        report = {'schema': SCHEMA, 'context': context(argv, args.budget), 'mutants': []}
+        report = {'schema': SCHEMA, 'context': context(argv, args), 'mutants': []}
     out = args.out or args.resume or default_report(report['context'])
+    if not sites:
+        print('mutate: no mutant left to run')
+        return
     argued = equivalents()
     worker = Worker(args.worker, args.stress_duration, args.coverage_duration)
     worker.sync()
