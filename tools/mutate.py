@@ -89,6 +89,7 @@ BARRIERS = {'smp_mb', 'smp_mb__after_atomic', 'smp_rmb', 'smp_wmb'}
 COUNT_READS = re.compile(r'_refcount|_mapcount|compound_mapcount|compound_pincount|'
                          r'page_ref_count|page_count|page_mapcount|total_mapcount')
 BAIL_OUT = {K.RETURN_STMT, K.GOTO_STMT, K.CONTINUE_STMT, K.BREAK_STMT}
+EARLY_RETURNS = (['return', '-', 'EBUSY'], ['return', 'nullptr'])
 
 # One step weaker, by the kind of atomic operation the order is given to.
 WEAKER = {
@@ -148,6 +149,11 @@ def callee_of(tokens):
                     j -= 1
                 return (tokens[j], tokens[:j]) if j >= 0 else (None, [])
     return None, []
+
+
+def is_early_return(tokens):
+    """`return -EBUSY` or `return nullptr` (libclang may add the `;` to the tokens)."""
+    return [t for t in tokens if t != ';'] in EARLY_RETURNS
 
 
 def delete_operator(name, receiver, tokens):
@@ -228,12 +234,11 @@ class Finder:
             self.weaken(cur, fn)
         elif cur.kind == K.IF_STMT and self.is_models(fn):
             self.if_statement(cur, fn)
-        elif cur.kind == K.RETURN_STMT and tokens[1:] in (['-', 'EBUSY', ';'], ['nullptr', ';'],
-                                                           ['-', 'EBUSY'], ['nullptr']):
+        elif cur.kind == K.RETURN_STMT and is_early_return(tokens):
             if parent.kind != K.COMPOUND_STMT or not self.last_of_function(cur, fn):
                 self.add(cur, fn, 'drop-return', start, end, self.empty_statement(cur))
         elif cur.kind == K.BINARY_OPERATOR and COUNT_READS.search(' '.join(tokens)):
-            self.comparison(cur, fn, tokens)
+            self.comparison(cur, fn)
 
     def last_of_function(self, cur, fn):
         body = [c for c in fn.get_children() if c.kind == K.COMPOUND_STMT]
@@ -280,7 +285,7 @@ class Finder:
         then = children[1]
         body = list(then.get_children()) if then.kind == K.COMPOUND_STMT else [then]
         bails = len(children) == 2 and body and body[-1].kind in BAIL_OUT
-        if bails and not self.is_early_return(body[-1]):
+        if bails and not is_early_return([t.spelling for t in body[-1].get_tokens()]):
             self.add(cur, fn, 'drop-recheck', cur.extent.start.offset, cur.extent.end.offset,
                      self.empty_statement(cur))
 
@@ -289,13 +294,7 @@ class Finder:
         after = self.text(stmt.extent.end.file.name)[stmt.extent.end.offset:]
         return '' if after.lstrip().startswith(b';') else ';'
 
-    @staticmethod
-    def is_early_return(stmt):
-        tokens = [t.spelling for t in stmt.get_tokens()]
-        return stmt.kind == K.RETURN_STMT and tokens[1:3] in (['-', 'EBUSY'], ['nullptr', ';'],
-                                                              ['nullptr'])
-
-    def comparison(self, cur, fn, tokens):
+    def comparison(self, cur, fn):
         """cmp-eq / cmp-le: the top-level operator between the two operands."""
         lhs, rhs = list(cur.get_children())[:2]
         for t in cur.get_tokens():
