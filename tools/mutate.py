@@ -31,8 +31,8 @@ Running a mutant (--run): a worker keeps a copy of the tracked tree and a
 meson build directory in build-mutate/wN/, reused across mutants so that
 only what the mutated header touches is rebuilt. Each mutant's diff is
 applied with patch(1), the targets below are rebuilt (nice, one job), and
-the checks run cheapest first, stopping at the first kill: the sequential
-path tests, the cow.c table, the negative suite, the preset stress
+the checks run cheapest first, stopping at the first kill: the barrier
+probes of the ordering test, the sequential path tests, the cow.c table, the negative suite, the preset stress
 scenarios on the x86 platform and then on rcu (where no flush IPI waits for
 GUP-fast, so the barriers of 6.1 carry the protocol), then the coverage
 cells. Verdicts: killed-by-tests,
@@ -359,9 +359,10 @@ def select(sites, filters, shard):
 
 # ---- running mutants ----
 
-TARGETS = ['stress/anonx-stress', 'tests/paths_test', 'tests/cow_table_test',
-           'tests/negative_test']
+TARGETS = ['stress/anonx-stress', 'tests/ordering_test', 'tests/paths_test',
+           'tests/cow_table_test', 'tests/negative_test']
 GTEST_STAGES = [  # name, binary, arguments: the cheapest first
+    ('ordering', 'tests/ordering_test', []),  # which barriers a path issues, and where
     ('paths', 'tests/paths_test', []),
     ('cow_table', 'tests/cow_table_test', ['--gtest_filter=Cow/CowTable.*']),
     ('negative', 'tests/negative_test', []),
