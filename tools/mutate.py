@@ -1,0 +1,671 @@
+#!/usr/bin/python3
+"""mutate.py: mutation sites in core/ from libclang's syntax tree, and their verdicts.
+
+  mutate.py --list [--filter F] [--shard I/N] [--json]
+  mutate.py --run [--filter F] [--shard I/N] [--budget S] [--out REPORT] [--resume REPORT]
+  mutate.py --merge SHARD.json... --out REPORT
+
+Sites come from one translation unit, core/anonx.h (a header parsed alone
+redefines what the umbrella includes), keeping only cursors located in
+core/. A site is one small fault; its mutant is the site applied alone:
+
+  delete-flag        a statement call that sets or clears a page flag (or MMF_ bit)
+  delete-pin         a statement call that pins or unpins
+  delete-count       a statement that changes a refcount, mapcount or pincount
+  delete-lock        a statement call that takes or releases a lock
+  delete-irq         local_irq_disable/enable, and the wait for IRQ-off sections
+  delete-barrier     smp_mb, smp_mb__after_atomic, smp_rmb, smp_wmb
+  weaken-order       an explicit std::memory_order one step weaker
+                     (seq_cst -> acq_rel|acquire|release -> relaxed)
+  negate-cond        the condition of an `if` in a function whose comment says `Models:`
+  drop-return        an early `return -EBUSY;` / `return nullptr;`
+  drop-recheck       an `if` in a Models: function whose branch only bails out
+  cmp-eq             `==` -> `!=` in a refcount/mapcount comparison
+  cmp-le             `<=` -> `<` in a refcount/mapcount comparison
+
+An id is FILE:FUNCTION:LINE:OPERATOR, with `#K` (K >= 2) for the K-th site
+of the same operator on that line. Ids follow the source: a change to core/
+renumbers the lines below it, so a report belongs to its git_sha.
+
+Running a mutant (--run): a worker keeps a copy of the tracked tree and a
+meson build directory in build-mutate/wN/, reused across mutants so that
+only what the mutated header touches is rebuilt. Each mutant's diff is
+applied with patch(1), the targets below are rebuilt (nice, one job), and
+the checks run cheapest first, stopping at the first kill: the barrier
+probes of the ordering test, the sequential path tests, the cow.c table, the negative suite, the preset stress
+scenarios on the x86 platform and then on rcu (where no flush IPI waits for
+GUP-fast, so the barriers of 6.1 carry the protocol), then the coverage
+cells. Verdicts: killed-by-tests,
+killed-by-stress, survived, timeout, build-failed, equivalent (only ids
+argued in results/mutants-equivalent.txt). The unmutated tree is checked
+first: a check that fails there would kill every mutant.
+"""
+import argparse
+import dataclasses
+import datetime
+import difflib
+import hashlib
+import json
+import os
+import platform
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+import clang.cindex as ci
+
+TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+LIBCLANG = '/usr/lib/llvm-14/lib/libclang-14.so.1'
+PARSE_ARGS = ['-x', 'c++', '-std=c++20', '-I', 'core', '-DANONX_PTL_TTAS', '-DANONX_FRAMES=64']
+SCHEMA = 'anonx-mutate/1'
+EQUIVALENT_FILE = os.path.join('results', 'mutants-equivalent.txt')
+VERDICTS = ('killed-by-tests', 'killed-by-stress', 'survived', 'timeout', 'build-failed',
+            'equivalent')
+
+K = ci.CursorKind
+FUNCTION_KINDS = {K.FUNCTION_DECL, K.FUNCTION_TEMPLATE, K.CXX_METHOD, K.CONSTRUCTOR,
+                  K.DESTRUCTOR}
+STATEMENT_PARENTS = {K.COMPOUND_STMT, K.IF_STMT, K.FOR_STMT, K.WHILE_STMT, K.DO_STMT}
+
+# What a deleted statement call does, by its callee (and, for the std::atomic
+# members, by the object it is called on).
+FLAG_CALLEE = re.compile(r'^(__)?(Set|Clear)Page[A-Z]\w*$|^mm_set_has_pinned_flag$')
+FLAG_BITOPS = {'set_bit', 'clear_bit', '__set_bit', '__clear_bit'}
+PIN_CALLEES = {'try_grab_page', 'try_grab_folio', 'gup_put_folio', 'gup_put_folio_ref',
+               'unpin_user_page', 'unpin_user_pages', 'unpin_user_pages_lockless'}
+COUNT_CALLEES = {'get_page', 'put_page', 'put_refs', 'page_ref_add', 'page_ref_sub',
+                 'page_ref_freeze', 'page_ref_unfreeze', 'page_add_anon_rmap',
+                 'page_add_new_anon_rmap', 'page_remove_rmap', 'page_try_dup_anon_rmap'}
+COUNT_FIELDS = re.compile(r'_refcount|_mapcount|compound_mapcount|compound_pincount')
+ATOMIC_WRITES = {'store', 'exchange', 'fetch_add', 'fetch_sub', 'fetch_and', 'fetch_or'}
+LOCK_CALLEES = {'lock', 'unlock', 'lock_shared', 'unlock_shared', 'down_read', 'up_read',
+                'down_write', 'up_write', 'lock_page', 'unlock_page', 'clear_bit_unlock',
+                'acquire', 'release'}
+IRQ_CALLEES = {'local_irq_disable', 'local_irq_enable', 'wait_for_sections'}
+BARRIERS = {'smp_mb', 'smp_mb__after_atomic', 'smp_rmb', 'smp_wmb'}
+COUNT_READS = re.compile(r'_refcount|_mapcount|compound_mapcount|compound_pincount|'
+                         r'page_ref_count|page_count|page_mapcount|total_mapcount')
+BAIL_OUT = {K.RETURN_STMT, K.GOTO_STMT, K.CONTINUE_STMT, K.BREAK_STMT}
+EARLY_RETURNS = (['return', '-', 'EBUSY'], ['return', 'nullptr'])
+
+# One step weaker, by the kind of atomic operation the order is given to.
+WEAKER = {
+    ('memory_order_seq_cst', 'load'): ['memory_order_acquire'],
+    ('memory_order_seq_cst', 'store'): ['memory_order_release'],
+    ('memory_order_seq_cst', 'rmw'): ['memory_order_acq_rel'],
+    ('memory_order_acq_rel', 'rmw'): ['memory_order_acquire', 'memory_order_release'],
+    ('memory_order_acquire', 'load'): ['memory_order_relaxed'],
+    ('memory_order_acquire', 'rmw'): ['memory_order_relaxed'],
+    ('memory_order_release', 'store'): ['memory_order_relaxed'],
+    ('memory_order_release', 'rmw'): ['memory_order_relaxed'],
+    ('memory_order_seq_cst', 'fence'): ['memory_order_acq_rel'],
+    ('memory_order_acq_rel', 'fence'): ['memory_order_acquire', 'memory_order_release'],
+    ('memory_order_acquire', 'fence'): ['memory_order_relaxed'],
+    ('memory_order_release', 'fence'): ['memory_order_relaxed'],
+}
+
+
+@dataclasses.dataclass
+class Site:
+    """One mutant: replace bytes [start, end) of `file` with `new`."""
+    file: str
+    function: str
+    line: int
+    operator: str
+    start: int
+    end: int
+    new: str
+    id: str = ''
+    diff: str = ''
+
+
+# ---- finding sites ----
+
+def callee_of(tokens):
+    """The called name of a call's tokens, and the tokens before it (the object).
+
+    The callee is the identifier before the parenthesis that the call's
+    last `)` closes, skipping a template argument list: dependent calls in
+    uninstantiated templates have no referenced declaration to ask.
+    """
+    depth = 0
+    for i in range(len(tokens) - 1, -1, -1):
+        if tokens[i] == ')':
+            depth += 1
+        elif tokens[i] == '(':
+            depth -= 1
+            if depth == 0:
+                j = i - 1
+                if j >= 0 and tokens[j] == '>':
+                    angle = 0
+                    while j >= 0:
+                        angle += {'>': 1, '<': -1}.get(tokens[j], 0)
+                        if angle == 0:
+                            break
+                        j -= 1
+                    j -= 1
+                return (tokens[j], tokens[:j]) if j >= 0 else (None, [])
+    return None, []
+
+
+def is_early_return(tokens):
+    """`return -EBUSY` or `return nullptr` (libclang may add the `;` to the tokens)."""
+    return [t for t in tokens if t != ';'] in EARLY_RETURNS
+
+
+def delete_operator(name, receiver, tokens):
+    """The delete-* operator of a statement call, or None."""
+    if name in BARRIERS:
+        return 'delete-barrier'
+    if FLAG_CALLEE.match(name) or (name in FLAG_BITOPS and
+                                   any(t.startswith(('PG_', 'MMF_')) for t in tokens)):
+        return 'delete-flag'
+    if name in PIN_CALLEES:
+        return 'delete-pin'
+    if name in COUNT_CALLEES or (name in ATOMIC_WRITES and
+                                 any(COUNT_FIELDS.fullmatch(t) for t in receiver)):
+        return 'delete-count'
+    if name in LOCK_CALLEES:
+        return 'delete-lock'
+    if name in IRQ_CALLEES:
+        return 'delete-irq'
+    return None
+
+
+class Finder:
+    """Walks the translation unit with each cursor's parent and function."""
+
+    def __init__(self, top):
+        self.top = top
+        self.core = os.path.join(top, 'core') + os.sep
+        self.sources = {}
+        self.models = {}
+        self.sites = []
+
+    def text(self, path):
+        if path not in self.sources:
+            with open(path, 'rb') as f:
+                self.sources[path] = f.read()
+        return self.sources[path]
+
+    def is_models(self, fn):
+        """Whether the comment block right above a function says `Models:`."""
+        key = (fn.extent.start.file.name, fn.extent.start.line)
+        if key not in self.models:
+            lines = self.text(key[0]).decode().split('\n')[:key[1] - 1]
+            block = []
+            while lines and lines[-1].lstrip().startswith('//'):
+                block.append(lines.pop())
+            self.models[key] = any('Models:' in b for b in block)
+        return self.models[key]
+
+    def add(self, cur, fn, operator, start, end, new):
+        path = cur.extent.start.file.name
+        self.sites.append(Site(os.path.relpath(path, self.top), fn.spelling,
+                               cur.extent.start.line, operator, start, end, new))
+
+    def run(self, tu):
+        self.walk(tu.cursor, None, None)
+
+    def walk(self, cur, parent, fn):
+        for index, child in enumerate(cur.get_children()):
+            loc = child.location.file
+            if loc is None or not os.path.abspath(loc.name).startswith(self.core):
+                continue
+            inner = child if child.kind in FUNCTION_KINDS else fn
+            if inner is not None:
+                self.visit(child, cur, index, inner)
+            self.walk(child, cur, inner)
+
+    def visit(self, cur, parent, index, fn):
+        tokens = [t.spelling for t in cur.get_tokens()]
+        start, end = cur.extent.start.offset, cur.extent.end.offset
+        statement = parent.kind in STATEMENT_PARENTS and not (
+            parent.kind == K.IF_STMT and index == 0)
+        if cur.kind == K.CALL_EXPR and statement:
+            name, receiver = callee_of(tokens)
+            operator = name and delete_operator(name, receiver, tokens)
+            if operator:
+                self.add(cur, fn, operator, start, end, '(void)0')
+        elif cur.kind == K.DECL_REF_EXPR and cur.spelling.startswith('memory_order_'):
+            self.weaken(cur, fn)
+        elif cur.kind == K.IF_STMT and self.is_models(fn):
+            self.if_statement(cur, fn)
+        elif cur.kind == K.RETURN_STMT and is_early_return(tokens):
+            if parent.kind != K.COMPOUND_STMT or not self.last_of_function(cur, fn):
+                self.add(cur, fn, 'drop-return', start, end, self.empty_statement(cur))
+        elif cur.kind == K.BINARY_OPERATOR and COUNT_READS.search(' '.join(tokens)):
+            self.comparison(cur, fn)
+
+    def last_of_function(self, cur, fn):
+        body = [c for c in fn.get_children() if c.kind == K.COMPOUND_STMT]
+        if not body:
+            return False
+        statements = list(body[0].get_children())
+        return bool(statements) and statements[-1] == cur
+
+    def weaken(self, cur, fn):
+        """weaken-order: the order's token, by the operation it is given to."""
+        operation = self.operation_of(cur)
+        for weaker in WEAKER.get((cur.spelling, operation), []):
+            token = next(t for t in cur.get_tokens() if t.spelling == cur.spelling)
+            self.add(cur, fn, 'weaken-order', token.extent.start.offset,
+                     token.extent.end.offset, weaker)
+
+    def operation_of(self, cur):
+        """load, store, rmw or fence: the call the order is an argument of.
+
+        A compare-exchange's second order is its failure order, a load's.
+        """
+        path = cur.extent.start.file.name
+        head = self.text(path)[:cur.extent.start.offset].decode()
+        call = re.search(r'(?:\.|->|::)(\w+)\s*\(([^()]*(?:\([^()]*\)[^()]*)*)$', head)
+        if not call:
+            return None
+        name, before = call.groups()
+        if name in ('load', 'store'):
+            return name
+        if name == 'atomic_thread_fence':
+            return 'fence'
+        if name.startswith('compare_exchange') and 'memory_order_' in before:
+            return 'load'
+        return 'rmw'
+
+    def if_statement(self, cur, fn):
+        children = list(cur.get_children())
+        cond = children[0]
+        if cond.kind.is_declaration():
+            return
+        src = self.text(cond.extent.start.file.name)
+        a, b = cond.extent.start.offset, cond.extent.end.offset
+        self.add(cond, fn, 'negate-cond', a, b, '!(' + src[a:b].decode() + ')')
+        then = children[1]
+        body = list(then.get_children()) if then.kind == K.COMPOUND_STMT else [then]
+        bails = len(children) == 2 and body and body[-1].kind in BAIL_OUT
+        if bails and not is_early_return([t.spelling for t in body[-1].get_tokens()]):
+            self.add(cur, fn, 'drop-recheck', cur.extent.start.offset, cur.extent.end.offset,
+                     self.empty_statement(cur))
+
+    def empty_statement(self, stmt):
+        """What replaces a dropped statement: nothing where its `;` follows, else `;`."""
+        after = self.text(stmt.extent.end.file.name)[stmt.extent.end.offset:]
+        return '' if after.lstrip().startswith(b';') else ';'
+
+    def comparison(self, cur, fn):
+        """cmp-eq / cmp-le: the top-level operator between the two operands."""
+        lhs, rhs = list(cur.get_children())[:2]
+        for t in cur.get_tokens():
+            off = t.extent.start.offset
+            if lhs.extent.end.offset <= off < rhs.extent.start.offset:
+                if t.spelling == '==':
+                    self.add(cur, fn, 'cmp-eq', off, off + 2, '!=')
+                elif t.spelling == '<=':
+                    self.add(cur, fn, 'cmp-le', off, off + 2, '<')
+                return
+
+
+def find_sites(top=TOP):
+    """Every site in core/, sorted by file, offset and operator, with ids and diffs."""
+    top = os.path.abspath(top)
+    if not ci.Config.loaded:
+        ci.Config.set_library_file(LIBCLANG)
+    tu = ci.Index.create().parse(os.path.join(top, 'core', 'anonx.h'),
+                                 args=[a if a != 'core' else os.path.join(top, 'core')
+                                       for a in PARSE_ARGS])
+    errors = [d for d in tu.diagnostics if d.severity >= ci.Diagnostic.Error]
+    if errors:
+        sys.exit('mutate: core/anonx.h does not parse: %s' % errors[0])
+    finder = Finder(top)
+    finder.run(tu)
+    unique = {(s.file, s.start, s.end, s.new): s for s in finder.sites}
+    sites = sorted(unique.values(), key=lambda s: (s.file, s.start, s.operator, s.end, s.new))
+    seen = {}
+    for s in sites:
+        base = '%s:%s:%d:%s' % (s.file, s.function, s.line, s.operator)
+        seen[base] = seen.get(base, 0) + 1
+        s.id = base if seen[base] == 1 else '%s#%d' % (base, seen[base])
+        s.diff = unified_diff(finder.text(os.path.join(top, s.file)), s)
+    return sites
+
+
+def mutated(text, site):
+    return text[:site.start] + site.new.encode() + text[site.end:]
+
+
+def unified_diff(text, site):
+    old = text.decode().splitlines(keepends=True)
+    new = mutated(text, site).decode().splitlines(keepends=True)
+    return ''.join(difflib.unified_diff(old, new, 'a/' + site.file, 'b/' + site.file))
+
+
+def select(sites, filters, shard):
+    """Sites whose id, file, function or operator is one of `filters`, then shard I of N.
+
+    A shard takes the ids whose hash falls in its slice: the same for every
+    run, whatever the other filters, and independent of the site order.
+    """
+    if filters:
+        sites = [s for s in sites if {s.id, s.file, os.path.basename(s.file), s.function,
+                                      s.operator} & set(filters)]
+    if shard:
+        i, n = shard
+        sites = [s for s in sites
+                 if int(hashlib.sha1(s.id.encode()).hexdigest(), 16) % n == i - 1]
+    return sites
+
+
+# ---- running mutants ----
+
+TARGETS = ['stress/anonx-stress', 'tests/ordering_test', 'tests/paths_test',
+           'tests/cow_table_test', 'tests/negative_test']
+GTEST_STAGES = [  # name, binary, arguments: the cheapest first
+    ('ordering', 'tests/ordering_test', []),  # which barriers a path issues, and where
+    ('paths', 'tests/paths_test', []),
+    ('cow_table', 'tests/cow_table_test', ['--gtest_filter=Cow/CowTable.*']),
+    ('negative', 'tests/negative_test', []),
+]
+
+
+class Worker:
+    """A copy of the tracked tree and its build directory, reused across mutants."""
+
+    def __init__(self, index, stress_duration, coverage_duration):
+        self.root = os.path.join(TOP, 'build-mutate', 'w%d' % index)
+        self.src = os.path.join(self.root, 'src')
+        self.build = os.path.join(self.root, 'build')
+        self.stress_duration = stress_duration
+        self.coverage_duration = coverage_duration
+
+    def sync(self):
+        """Copy the tracked files that differ: unchanged ones keep their mtime."""
+        files = subprocess.run(['git', 'ls-files', '-z'], cwd=TOP, check=True,
+                               capture_output=True).stdout.decode().split('\0')
+        for rel in filter(None, files):
+            src, dst = os.path.join(TOP, rel), os.path.join(self.src, rel)
+            with open(src, 'rb') as f:
+                data = f.read()
+            if os.path.exists(dst):
+                with open(dst, 'rb') as f:
+                    if f.read() == data:
+                        continue
+            os.makedirs(os.path.dirname(dst), exist_ok=True)
+            shutil.copy2(src, dst)
+        if not os.path.exists(os.path.join(self.build, 'build.ninja')):
+            subprocess.run(['nice', '-n', '19', 'meson', 'setup', self.build, self.src,
+                            '--buildtype=release', '-Doptimization=2', '-Dbench=false'],
+                           check=True, stdout=subprocess.DEVNULL)
+
+    def compile(self):
+        """(ok, seconds, the first error line)."""
+        t0 = time.monotonic()
+        r = subprocess.run(['nice', '-n', '19', 'meson', 'compile', '-C', self.build, '-j', '1']
+                           + TARGETS, capture_output=True, text=True)
+        errors = [l for l in r.stdout.splitlines() if 'error' in l]
+        return r.returncode == 0, time.monotonic() - t0, (errors or ['build failed'])[0][:300]
+
+    def restore(self, site):
+        shutil.copy2(os.path.join(TOP, site.file), os.path.join(self.src, site.file))
+
+    def apply(self, site):
+        subprocess.run(['patch', '-p1', '--silent', '--forward'], cwd=self.src, check=True,
+                       input=site.diff, text=True)
+
+    def checks(self, deadline):
+        """Run the stages until the first kill: (verdict, detail)."""
+        for name, binary, args in GTEST_STAGES:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return 'timeout', 'budget spent before ' + name
+            try:
+                r = subprocess.run(['nice', '-n', '19', os.path.join(self.build, binary),
+                                    '--gtest_brief=1'] + args,
+                                   capture_output=True, text=True, timeout=left)
+            except subprocess.TimeoutExpired:
+                return 'timeout', name
+            if r.returncode != 0:
+                failed = re.findall(r'^\[  FAILED  \] (\S+)', r.stdout, re.M)
+                return 'killed-by-tests', '%s: %s' % (
+                    name, failed[0] if failed else 'exit %d' % r.returncode)
+        presets = ['--protocol', 'v6.2', '--scenario', 'all',
+                   '--duration', str(self.stress_duration)]
+        stress = [('stress-x86', presets + ['--platform', 'x86']),
+                  ('stress-rcu', presets + ['--platform', 'rcu']),
+                  ('coverage', ['--coverage', '--protocol', 'v6.2',
+                                '--duration', str(self.coverage_duration)])]
+        for name, args in stress:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return 'timeout', 'budget spent before ' + name
+            verdict = self.stress(name, args, left)
+            if verdict:
+                return verdict
+        return 'survived', ''
+
+    def stress(self, name, args, left):
+        fd, report = tempfile.mkstemp(prefix='anonx-mutate-', suffix='.json')
+        os.close(fd)
+        try:
+            t0 = time.monotonic()
+            try:
+                r = subprocess.run(['nice', '-n', '19',
+                                    os.path.join(self.build, 'stress', 'anonx-stress')] + args
+                                   + ['--stop-on-first', '--quiet', '--json', report],
+                                   capture_output=True, text=True, timeout=left)
+            except subprocess.TimeoutExpired:
+                return 'timeout', name
+            if r.returncode == 0:
+                return None
+            return 'killed-by-stress', '%s: %s (wall %.2f s)' % (
+                name, first_violation(report, r.returncode), time.monotonic() - t0)
+        finally:
+            os.unlink(report)
+
+
+def first_violation(report, rc):
+    """`CHECK in SCENARIO after T s` for the run that detected first."""
+    try:
+        with open(report) as f:
+            runs = json.load(f).get('runs', [])
+    except (OSError, ValueError):
+        return 'exit %d, no report' % rc
+    hits = [r for r in runs if r.get('violations')]
+    if not hits:
+        return 'exit %d, no violation reported' % rc
+    run = min(hits, key=lambda r: r.get('time_to_detect_s') or 0)
+    checks = ','.join(v['invariant'] for v in run['violations'])
+    return '%s in %s after %.4f s' % (checks, run.get('scenario', '?'),
+                                      run.get('time_to_detect_s') or 0)
+
+
+def equivalents():
+    """{id: argument} from results/mutants-equivalent.txt (`ID  REASON`, # comments)."""
+    path = os.path.join(TOP, EQUIVALENT_FILE)
+    found = {}
+    if os.path.exists(path):
+        with open(path) as f:
+            for line in f:
+                line = line.strip()
+                if line and not line.startswith('#'):
+                    mid, _, reason = line.partition(' ')
+                    found[mid] = reason.strip()
+    return found
+
+
+def context(argv, args):
+    sha = subprocess.run(['git', 'rev-parse', '--short', 'HEAD'], cwd=TOP,
+                         capture_output=True, text=True).stdout.strip() or 'nogit'
+    cxx = os.environ.get('CXX', 'c++')
+    version = subprocess.run([cxx, '--version'], capture_output=True, text=True).stdout
+    return {'git_sha': sha, 'compiler': version.splitlines()[0] if version else cxx,
+            'host': platform.node(), 'cpus': os.cpu_count(),
+            'date': datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds'),
+            'argv': argv, 'budget_s': args.budget,
+            'checks': [name for name, _, _ in GTEST_STAGES] + [
+                'stress-x86 %g s a scenario' % args.stress_duration,
+                'stress-rcu %g s a scenario' % args.stress_duration,
+                'coverage %g s a cell' % args.coverage_duration]}
+
+
+def record(site, verdict, detail, build_s, run_s):
+    return {'id': site.id, 'file': site.file, 'function': site.function, 'line': site.line,
+            'operator': site.operator, 'diff': site.diff, 'verdict': verdict, 'detail': detail,
+            'build_s': round(build_s, 2), 'run_s': round(run_s, 2)}
+
+
+def write_report(path, report):
+    tmp = path + '.tmp'
+    with open(tmp, 'w') as f:
+        json.dump(report, f, indent=1)
+        f.write('\n')
+    os.replace(tmp, path)
+
+
+def run(sites, args, argv):
+    if args.resume:
+        with open(args.resume) as f:
+            report = json.load(f)
+        done = {m['id'] for m in report['mutants']}
+        sites = [s for s in sites if s.id not in done]
+        report['context'].setdefault('resumed', []).append(argv)
+    else:
+        report = {'schema': SCHEMA, 'context': context(argv, args), 'mutants': []}
+    out = args.out or args.resume or default_report(report['context'])
+    if not sites:
+        print('mutate: no mutant left to run')
+        return
+    argued = equivalents()
+    worker = Worker(args.worker, args.stress_duration, args.coverage_duration)
+    worker.sync()
+    ok, build_s, error = worker.compile()
+    if not ok:
+        sys.exit('mutate: the unmutated tree does not build: ' + error)
+    if not args.no_baseline:
+        verdict, detail = worker.checks(time.monotonic() + args.budget)
+        if verdict != 'survived':
+            sys.exit('mutate: the unmutated tree fails its checks (%s: %s)' % (verdict, detail))
+        print('baseline: the unmutated tree passes every check', flush=True)
+    for n, site in enumerate(sites, 1):
+        if site.id in argued:
+            report['mutants'].append(record(site, 'equivalent', argued[site.id], 0, 0))
+            continue
+        worker.apply(site)
+        try:
+            ok, build_s, error = worker.compile()
+            t0 = time.monotonic()
+            verdict, detail = (worker.checks(t0 + args.budget) if ok
+                               else ('build-failed', error))
+            run_s = time.monotonic() - t0
+        finally:
+            worker.restore(site)
+        report['mutants'].append(record(site, verdict, detail, build_s, run_s))
+        write_report(out, report)
+        print('[%d/%d] %s: %s %s (build %.0f s, run %.1f s)' % (
+            n, len(sites), site.id, verdict, detail, build_s, run_s), flush=True)
+    write_report(out, report)
+    summary(report['mutants'])
+    print('report: ' + os.path.relpath(out, TOP))
+
+
+def default_report(ctx):
+    date = ctx['date'][:10].replace('-', '')
+    return os.path.join(TOP, 'results', 'mutate-%s-%s.json' % (date, ctx['git_sha']))
+
+
+def summary(mutants):
+    """Sites, killed, survived and kill rate per file and function (equivalents left out)."""
+    rows = {}
+    for m in mutants:
+        if m['verdict'] == 'equivalent':
+            continue
+        row = rows.setdefault((m['file'], m['function']), [0, 0, 0])
+        row[0] += 1
+        row[1] += m['verdict'].startswith('killed')
+        row[2] += m['verdict'] == 'survived'
+    print('%-18s %-32s %5s %6s %8s %6s' % ('file', 'function', 'sites', 'killed', 'survived',
+                                          'rate'))
+    for (file, function), (n, killed, survived) in sorted(rows.items()):
+        print('%-18s %-32s %5d %6d %8d %5.0f%%' % (file, function, n, killed, survived,
+                                                    100.0 * killed / n))
+
+
+def merge(paths, out):
+    """Shard reports into one: the first report's context, every id once."""
+    merged, seen = None, {}
+    for path in paths:
+        with open(path) as f:
+            report = json.load(f)
+        if report.get('schema') != SCHEMA:
+            sys.exit('mutate: %s is not an %s report' % (path, SCHEMA))
+        if merged is None:
+            merged = {'schema': SCHEMA, 'context': dict(report['context'], shards=[]),
+                      'mutants': []}
+        merged['context']['shards'].append(os.path.basename(path))
+        for m in report['mutants']:
+            if m['id'] in seen:
+                if seen[m['id']]['verdict'] != m['verdict']:
+                    print('mutate: %s: %s in one shard, %s in another; keeping the first' % (
+                        m['id'], seen[m['id']]['verdict'], m['verdict']), file=sys.stderr)
+                continue
+            seen[m['id']] = m
+            merged['mutants'].append(m)
+    merged['mutants'].sort(key=lambda m: m['id'])
+    write_report(out, merged)
+
+
+def parse_shard(text):
+    m = re.fullmatch(r'(\d+)/(\d+)', text)
+    if not m or not 1 <= int(m.group(1)) <= int(m.group(2)):
+        raise argparse.ArgumentTypeError("'%s' is not I/N with 1 <= I <= N" % text)
+    return int(m.group(1)), int(m.group(2))
+
+
+def main(argv):
+    ap = argparse.ArgumentParser(description=__doc__.split('\n')[0],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    mode = ap.add_mutually_exclusive_group(required=True)
+    mode.add_argument('--list', action='store_true', help='print the sites (id, operator)')
+    mode.add_argument('--run', action='store_true', help='build and check the selected mutants')
+    mode.add_argument('--merge', nargs='+', metavar='REPORT', help='merge shard reports into --out')
+    ap.add_argument('--filter', action='append', default=[],
+                    metavar='FILE|FUNCTION|OPERATOR|ID',
+                    help='keep the sites of this file (core/rmap.h or rmap.h), function, '
+                         'operator or id; repeatable (any one matches)')
+    ap.add_argument('--shard', type=parse_shard, metavar='I/N',
+                    help='the I-th of N deterministic slices of the ids (1-based)')
+    ap.add_argument('--json', action='store_true', help='--list: one JSON array with the diffs')
+    ap.add_argument('--budget', type=float, default=120.0, metavar='S',
+                    help='seconds of checks per mutant, build excluded (default 120)')
+    ap.add_argument('--out', help='the report (default results/mutate-<date>-<sha>.json)')
+    ap.add_argument('--resume', metavar='REPORT', help='skip the ids already in REPORT, append')
+    ap.add_argument('--worker', type=int, default=0, metavar='N',
+                    help='use build-mutate/wN (one per concurrent run)')
+    ap.add_argument('--stress-duration', type=float, default=0.5, metavar='S',
+                    help='seconds per preset scenario (default 0.5)')
+    ap.add_argument('--coverage-duration', type=float, default=0.01, metavar='S',
+                    help='seconds per coverage cell (default 0.01)')
+    ap.add_argument('--no-baseline', action='store_true',
+                    help='do not check the unmutated tree first')
+    args = ap.parse_args(argv)
+    if args.merge:
+        if not args.out:
+            ap.error('--merge needs --out')
+        merge(args.merge, args.out)
+        return 0
+    sites = select(find_sites(), args.filter, args.shard)
+    if args.list:
+        if args.json:
+            json.dump([dataclasses.asdict(s) for s in sites], sys.stdout, indent=1)
+            print()
+        else:
+            for s in sites:
+                print('%-72s %s' % (s.id, s.operator))
+        return 0
+    run(sites, args, ['mutate.py'] + argv)
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main(sys.argv[1:]))
