@@ -79,9 +79,14 @@ inline const mutant_info *parse_mutant(const std::string &v) {
   return m;
 }
 
+// A report's temporary file, renamed onto the report once written.
+inline std::string temp_path(const std::string &path) {
+  return path + ".tmp." + std::to_string(getpid());
+}
+
 // Reports are written to a temporary file, then renamed: nothing half-written.
 inline void write_file(const std::string &path, const std::string &text) {
-  const std::string tmp = path + ".tmp." + std::to_string(getpid());
+  const std::string tmp = temp_path(path);
   {
     std::ofstream f(tmp);
     if (!f) throw std::runtime_error("cannot write " + tmp);

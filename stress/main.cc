@@ -29,6 +29,7 @@
 #include <set>
 #include <sstream>
 
+#include "cli.h"
 #include "coverage.h"
 #include "json.h"
 #include "stress.h"
@@ -41,11 +42,12 @@ const char *kStopNote =
     "Ctrl-C or SIGTERM stops the run at the next iteration and keeps the summary and the\n"
     "report (exit 130 / 143); a second Ctrl-C exits at once.\n";
 
-struct usage_error {
-  std::string msg;
-};
-
-[[noreturn]] void bad(const std::string &msg) { throw usage_error{msg}; }
+// Shared with anonx-check (cli.h): the usage error, integers, lists,
+// --protocol / --platform / --mutant, and the temporary-then-rename write.
+using cli::bad;
+using cli::parse_u64;
+using cli::split;
+using cli::usage_error;
 
 struct options {
   bool list = false, list_json = false, kill_matrix = false, quiet = false, stop_on_first = false;
@@ -79,17 +81,6 @@ struct options {
   std::vector<std::string> argv;
 };
 
-uint64_t parse_u64(const std::string &opt, const std::string &v, bool positive) {
-  char *end = nullptr;
-  errno = 0;
-  if (v.empty() || v[0] == '-')
-    bad(opt + ": '" + v + "' is not a " + (positive ? "positive " : "") + "integer");
-  const unsigned long long x = std::strtoull(v.c_str(), &end, 10);
-  if (errno || *end || (positive && x == 0))
-    bad(opt + ": '" + v + "' is not a " + (positive ? "positive " : "") + "integer");
-  return x;
-}
-
 double parse_seconds(const std::string &opt, const std::string &v) {
   char *end = nullptr;
   const double d = std::strtod(v.c_str(), &end);
@@ -107,28 +98,7 @@ double parse_interval(const std::string &opt, const std::string &v) {
   return d;
 }
 
-std::vector<std::string> split(const std::string &s, char sep) {
-  std::vector<std::string> out;
-  std::stringstream ss(s);
-  std::string x;
-  while (std::getline(ss, x, sep)) out.push_back(x);
-  return out;
-}
-
-void set_platforms(options &o, const std::string &v) {
-  o.platforms.clear();
-  for (auto &x : split(v, ',')) {
-    platform pl;
-    if (x == "all") {
-      o.platforms.assign(std::begin(kPlatforms), std::end(kPlatforms));
-      continue;
-    }
-    if (!parse_platform(x, &pl)) bad("--platform: unknown platform '" + x + "' (x86, rcu)");
-    if (std::find(o.platforms.begin(), o.platforms.end(), pl) == o.platforms.end())
-      o.platforms.push_back(pl);
-  }
-  if (o.platforms.empty()) bad("--platform: '" + v + "' names no platform");
-}
+void set_platforms(options &o, const std::string &v) { o.platforms = cli::parse_platforms(v); }
 
 void set_affinity(options &o, const std::string &affinity) {
   const unsigned ncpu = std::max(1u, std::thread::hardware_concurrency());
@@ -180,8 +150,7 @@ const option_row kOptions[] = {
      [](options &o, const std::string &v) { o.scenario_arg = v; }},
     {"--protocol", "v5.18|v5.19|v6.0|v6.1|v6.2", "the protocol generation (default v6.2)",
      [](options &o, const std::string &v) {
-       if (!parse_generation(v, &o.proto.gen))
-         bad("--protocol: unknown protocol '" + v + "' (v5.18, v5.19, v6.0, v6.1, v6.2)");
+       o.proto.gen = cli::parse_protocol(v);
        o.protocol_given = true;
      }},
     {"--platform", "x86|rcu|x86,rcu",
@@ -190,12 +159,7 @@ const option_row kOptions[] = {
      set_platforms},
     {"--mutant", "NAME|none",
      "a named deviation replaying a historical bug, run on its base generation (see --list)",
-     [](options &o, const std::string &v) {
-       o.mut = nullptr;
-       if (v == "none") return;
-       o.mut = find_mutant(v);
-       if (!o.mut) bad("--mutant: unknown mutant '" + v + "' (see --list)");
-     }},
+     [](options &o, const std::string &v) { o.mut = cli::parse_mutant(v); }},
     {"--threads", "N",
      "simulated CPUs per cell; lockstep splits them into groups of the scenario's roles (default "
      "2)",
@@ -305,8 +269,7 @@ class help_formatter : public CLI::Formatter {
   std::string make_usage(const CLI::App *, std::string) const override { return usage(); }
 };
 
-// A report's temporary file, renamed onto the report once written.
-std::string temp_path(const std::string &path) { return path + ".tmp." + std::to_string(getpid()); }
+using cli::temp_path;
 
 // --json FILE is written when the run ends: an unwritable FILE is found now,
 // as bad usage, not after a long run whose report would be lost. The
@@ -574,15 +537,7 @@ json run_json(const cell_result &r) {
 
 // Reports are written to a temporary file, then renamed: nothing half-written.
 void write_file(const std::string &path, const json &report) {
-  const std::string tmp = temp_path(path);
-  {
-    std::ofstream f(tmp);
-    if (!f) throw std::runtime_error("cannot write " + tmp);
-    f << report_text(report) << "\n";
-    if (!f) throw std::runtime_error("cannot write " + tmp);
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0)
-    throw std::runtime_error("cannot rename to " + path);
+  cli::write_file(path, report_text(report));
 }
 
 std::string fmt_rate(double x) {
