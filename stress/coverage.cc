@@ -167,27 +167,7 @@ const op_row kOps[NR_OPS] = {
 // Why op cannot run on a state (nullptr: it can).
 const char *op_infeasible(unsigned op, unsigned caps) {
   const bool present = caps & (C_SMALL | C_PMD | C_PTE_THP | C_KSM | C_FILE);
-  if (caps & C_MIGRATION) {
-    switch (op) {
-      case O_MIGRATE_FINISH:
-      case O_FORK:
-      case O_ZAP:
-      case O_MUNMAP:
-      case O_MPROTECT:
-      case O_READ:
-      case O_WRITE:
-      case H_PIN_FAST_RO:
-      case H_PIN_FAST_RW:
-      case H_PIN_LONGTERM_RO:
-      case H_GETREF_ODIRECT:
-      case H_GETREF_VMSPLICE:
-        return nullptr;
-      default:
-        return "the page is under migration: nothing maps it for reclaim, KSM, THP or unshare "
-               "to act on";
-    }
-  }
-  switch (op) {
+  switch (op) {  // these act on any state
     case O_FORK:
     case O_ZAP:
     case O_MUNMAP:
@@ -199,6 +179,15 @@ const char *op_infeasible(unsigned op, unsigned caps) {
     case H_GETREF_ODIRECT:
     case H_GETREF_VMSPLICE:
       return nullptr;
+    default:
+      break;
+  }
+  if (caps & C_MIGRATION)
+    return op == O_MIGRATE_FINISH || op == O_READ
+               ? nullptr
+               : "the page is under migration: nothing maps it for reclaim, KSM, THP or unshare "
+                 "to act on";
+  switch (op) {
     case O_SWAPOUT:
       if (caps & (C_PMD | C_PTE_THP))
         return "the model's reclaim refuses a THP (the kernel splits it first)";
@@ -435,8 +424,10 @@ struct coverage_instance final : lockstep_instance {
   }
   mm_struct &mm0() { return *mms[0]; }
   page *page_now(mm_struct &mm) {
-    return mapped_pfn(mm, addr) < 0 ? nullptr : m.mem.pfn_to_page(mapped_pfn(mm, addr));
+    const long pfn = mapped_pfn(mm, addr);
+    return pfn < 0 ? nullptr : m.mem.pfn_to_page(static_cast<unsigned long>(pfn));
   }
+
   pte_t pte_now(mm_struct &mm) NO_THREAD_SAFETY_ANALYSIS {
     auto *table = pte_table_of<stress_env>(mm, addr);
     if (!table) return pte_t{0};
