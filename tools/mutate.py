@@ -120,6 +120,13 @@ class Site:
     new: str
     id: str = ''
     diff: str = ''
+    # The schemata engine: bytes [wrap_start, wrap_end) become a branch on
+    # the mutant's number, of this kind ('void' call, 'bool' condition,
+    # 'expr' of the same type, 'stmt'); an empty kind: rebuild engine only.
+    wrap_start: int = 0
+    wrap_end: int = 0
+    wrap: str = ''
+    number: int = 0
 
 
 # ---- finding sites ----
@@ -202,12 +209,21 @@ class Finder:
             self.models[key] = any('Models:' in b for b in block)
         return self.models[key]
 
-    def add(self, cur, fn, operator, start, end, new):
+    def add(self, cur, fn, operator, start, end, new, wrap=None):
+        """A site; `wrap` is (start, end, kind) for the schemata engine."""
         path = cur.extent.start.file.name
+        ws, we, kind = wrap or (start, end, '')
+        if kind == 'stmt':  # take the `;` that ends the statement with it
+            text = self.text(path)
+            after = len(text[we:]) - len(text[we:].lstrip())
+            if text[we + after:we + after + 1] == b';':
+                we += after + 1
         self.sites.append(Site(os.path.relpath(path, self.top), fn.spelling,
-                               cur.extent.start.line, operator, start, end, new))
+                               cur.extent.start.line, operator, start, end, new,
+                               wrap_start=ws, wrap_end=we, wrap=kind))
 
     def run(self, tu):
+        self.calls = []  # the calls around the cursor being visited, innermost last
         self.walk(tu.cursor, None, None)
 
     def walk(self, cur, parent, fn):
@@ -218,7 +234,12 @@ class Finder:
             inner = child if child.kind in FUNCTION_KINDS else fn
             if inner is not None:
                 self.visit(child, cur, index, inner)
+            call = child.kind == K.CALL_EXPR
+            if call:
+                self.calls.append(child)
             self.walk(child, cur, inner)
+            if call:
+                self.calls.pop()
 
     def visit(self, cur, parent, index, fn):
         tokens = [t.spelling for t in cur.get_tokens()]
@@ -229,14 +250,17 @@ class Finder:
             name, receiver = callee_of(tokens)
             operator = name and delete_operator(name, receiver, tokens)
             if operator:
-                self.add(cur, fn, operator, start, end, '(void)0')
+                self.add(cur, fn, operator, start, end, '(void)0', (start, end, 'void'))
+        if cur.kind == K.CALL_EXPR:
+            self.rmw(cur, fn, tokens)
         elif cur.kind == K.DECL_REF_EXPR and cur.spelling.startswith('memory_order_'):
             self.weaken(cur, fn)
         elif cur.kind == K.IF_STMT and self.is_models(fn):
-            self.if_statement(cur, fn)
+            self.if_statement(cur, fn, tokens)
         elif cur.kind == K.RETURN_STMT and is_early_return(tokens):
             if parent.kind != K.COMPOUND_STMT or not self.last_of_function(cur, fn):
-                self.add(cur, fn, 'drop-return', start, end, self.empty_statement(cur))
+                self.add(cur, fn, 'drop-return', start, end, self.empty_statement(cur),
+                         (start, end, 'stmt'))
         elif cur.kind == K.BINARY_OPERATOR and COUNT_READS.search(' '.join(tokens)):
             self.comparison(cur, fn)
 
@@ -250,10 +274,42 @@ class Finder:
     def weaken(self, cur, fn):
         """weaken-order: the order's token, by the operation it is given to."""
         operation = self.operation_of(cur)
+        call = self.calls[-1] if self.calls else None
+        wrap = call and (call.extent.start.offset, call.extent.end.offset, 'expr')
         for weaker in WEAKER.get((cur.spelling, operation), []):
             token = next(t for t in cur.get_tokens() if t.spelling == cur.spelling)
             self.add(cur, fn, 'weaken-order', token.extent.start.offset,
-                     token.extent.end.offset, weaker)
+                     token.extent.end.offset, weaker, wrap)
+
+    def rmw(self, cur, fn, tokens):
+        """rmw-load-store: a locked read-modify-write of an atomic becomes a
+        load and a store (another CPU's update between them is lost; the B12
+        kind of fault). The load and the store keep the read and the write
+        halves of the RMW's order. compare_exchange is left alone."""
+        m = re.match(r'^(.*)\s*(\.|->)\s*(fetch_add|fetch_sub|fetch_or|fetch_and|fetch_xor|'
+                     r'exchange)\s*\((.*)\)$',
+                     self.text(cur.extent.start.file.name)[
+                         cur.extent.start.offset:cur.extent.end.offset].decode(), re.S)
+        if not m:
+            return
+        obj, arrow, op, args = m.groups()
+        parts = split_args(args)
+        order = parts[1].strip() if len(parts) > 1 else 'std::memory_order_seq_cst'
+        name = order.rsplit(':', 1)[-1]
+        if not name.startswith('memory_order_') or re.search(r'\+\+|--|[^=!<>]=[^=]', obj):
+            return  # the object is read twice: only where that has no side effect
+        load = {'memory_order_release': 'relaxed', 'memory_order_acq_rel': 'acquire'}.get(
+            name, name[len('memory_order_'):])
+        store = {'memory_order_acquire': 'relaxed', 'memory_order_acq_rel': 'release'}.get(
+            name, name[len('memory_order_'):])
+        value = {'fetch_add': 'o + (%s)', 'fetch_sub': 'o - (%s)', 'fetch_or': 'o | (%s)',
+                 'fetch_and': 'o & (%s)', 'fetch_xor': 'o ^ (%s)',
+                 'exchange': '(%s)'}[op] % parts[0].strip()
+        target = '(%s)%s' % (obj.strip(), arrow)
+        new = ('[&] { auto o = %sload(std::memory_order_%s); %sstore(%s, '
+               'std::memory_order_%s); return o; }()' % (target, load, target, value, store))
+        start, end = cur.extent.start.offset, cur.extent.end.offset
+        self.add(cur, fn, 'rmw-load-store', start, end, new, (start, end, 'expr'))
 
     def operation_of(self, cur):
         """load, store, rmw or fence: the call the order is an argument of.
@@ -274,20 +330,23 @@ class Finder:
             return 'load'
         return 'rmw'
 
-    def if_statement(self, cur, fn):
+    def if_statement(self, cur, fn, tokens):
         children = list(cur.get_children())
         cond = children[0]
         if cond.kind.is_declaration():
             return
+        constexpr = tokens[1:2] == ['constexpr']  # no runtime branch on its condition
         src = self.text(cond.extent.start.file.name)
         a, b = cond.extent.start.offset, cond.extent.end.offset
-        self.add(cond, fn, 'negate-cond', a, b, '!(' + src[a:b].decode() + ')')
+        self.add(cond, fn, 'negate-cond', a, b, '!(' + src[a:b].decode() + ')',
+                 None if constexpr else (a, b, 'bool'))
         then = children[1]
         body = list(then.get_children()) if then.kind == K.COMPOUND_STMT else [then]
         bails = len(children) == 2 and body and body[-1].kind in BAIL_OUT
         if bails and not is_early_return([t.spelling for t in body[-1].get_tokens()]):
-            self.add(cur, fn, 'drop-recheck', cur.extent.start.offset, cur.extent.end.offset,
-                     self.empty_statement(cur))
+            start, end = cur.extent.start.offset, cur.extent.end.offset
+            self.add(cur, fn, 'drop-recheck', start, end, self.empty_statement(cur),
+                     (start, end, 'stmt'))
 
     def empty_statement(self, stmt):
         """What replaces a dropped statement: nothing where its `;` follows, else `;`."""
@@ -297,14 +356,32 @@ class Finder:
     def comparison(self, cur, fn):
         """cmp-eq / cmp-le: the top-level operator between the two operands."""
         lhs, rhs = list(cur.get_children())[:2]
+        wrap = (cur.extent.start.offset, cur.extent.end.offset, 'expr')
         for t in cur.get_tokens():
             off = t.extent.start.offset
             if lhs.extent.end.offset <= off < rhs.extent.start.offset:
                 if t.spelling == '==':
-                    self.add(cur, fn, 'cmp-eq', off, off + 2, '!=')
+                    self.add(cur, fn, 'cmp-eq', off, off + 2, '!=', wrap)
                 elif t.spelling == '<=':
-                    self.add(cur, fn, 'cmp-le', off, off + 2, '<')
+                    self.add(cur, fn, 'cmp-le', off, off + 2, '<', wrap)
                 return
+
+
+def split_args(text):
+    """A call's argument list, split at its top-level commas."""
+    parts, depth, cur = [], 0, ''
+    for ch in text:
+        if ch in '([{<' and ch != '<':
+            depth += 1
+        elif ch in ')]}':
+            depth -= 1
+        if ch == ',' and depth == 0:
+            parts.append(cur)
+            cur = ''
+        else:
+            cur += ch
+    parts.append(cur)
+    return parts
 
 
 def find_sites(top=TOP):
@@ -323,7 +400,8 @@ def find_sites(top=TOP):
     unique = {(s.file, s.start, s.end, s.new): s for s in finder.sites}
     sites = sorted(unique.values(), key=lambda s: (s.file, s.start, s.operator, s.end, s.new))
     seen = {}
-    for s in sites:
+    for number, s in enumerate(sites, 1):
+        s.number = number
         base = '%s:%s:%d:%s' % (s.file, s.function, s.line, s.operator)
         seen[base] = seen.get(base, 0) + 1
         s.id = base if seen[base] == 1 else '%s#%d' % (base, seen[base])
@@ -359,69 +437,197 @@ def select(sites, filters, shard):
 
 # ---- running mutants ----
 
-TARGETS = ['stress/anonx-stress', 'tests/ordering_test', 'tests/paths_test',
-           'tests/cow_table_test', 'tests/negative_test']
-GTEST_STAGES = [  # name, binary, arguments: the cheapest first
+# The checks, cheapest first; a run stops at the first kill. Test stages:
+# name, target, arguments.
+GTEST_STAGES = [
     ('ordering', 'tests/ordering_test', []),  # which barriers a path issues, and where
     ('paths', 'tests/paths_test', []),
     ('cow_table', 'tests/cow_table_test', ['--gtest_filter=Cow/CowTable.*']),
+    ('bitops', 'tests/bitops_test', []),
+    ('page_flags', 'tests/page_flags_test', []),
+    ('page', 'tests/page_test', []),
+    ('pte', 'tests/pte_test', []),
+    ('swap', 'tests/swap_test', []),
+    ('page_alloc', 'tests/page_alloc_test', []),
+    ('oracle_liveness', 'tests/oracle_liveness_test', []),
+    ('cpu', 'tests/cpu_test', []),
+    ('coverage_cells', 'tests/coverage_test', []),  # every feasible cell, both orders
+    ('ptl', 'tests/ptl_test', []),
     ('negative', 'tests/negative_test', []),
 ]
+# Relacy (suite `check`): the pairs of anonx-check under the C++ memory
+# model, random then context bound 2 on the SB and MP pairs. Run where the
+# build has anonx-check (Relacy installed, g++).
+CHECK_STAGES = [
+    ('check-random', ['--protocol', 'v6.2', '--scenario', 'all', '--platform', 'x86,rcu',
+                      '--iterations', '20000']),
+    ('check-cb2', ['--protocol', 'v6.2', '--scenario', 'sb_clear_flag_vs_pin,mp_ksm_vs_ro_pin',
+                   '--platform', 'x86,rcu', '--context-bound', '2']),
+]
+STRESS_STAGES = ['stress-x86', 'stress-rcu', 'coverage']
+STAGES = ([name for name, _, _ in GTEST_STAGES] + [name for name, _ in CHECK_STAGES] +
+          STRESS_STAGES)
+SCHEMATA_HEADER = """// anonx_schemata.h: written by tools/mutate.py into a schemata tree, never
+// into core/. Mutant N's code runs when ANONX_SCHEMATA=N at start-up; with
+// no number every branch takes the original code.
+#pragma once
+#include <cstdlib>
+namespace anonx_schemata {
+inline long active = 0;
+// Before any C++ static constructor (priority 101), so no path runs first.
+[[gnu::constructor(101), gnu::used]] static void read_active() {
+  const char *e = std::getenv("ANONX_SCHEMATA");
+  active = e ? std::atol(e) : 0;
+}
+}  // namespace anonx_schemata
+#define ANONX_MUT(n) (__builtin_expect(::anonx_schemata::active == (n), 0))
+"""
+KIND_RANK = {'stmt': 0, 'void': 1, 'bool': 2, 'expr': 3}  # the outer first, same range
+
+
+def schemata_file(text, sites):
+    """The file's text with every site in it as a branch on its number, and the
+    sites that could not be woven in (a range that crosses another's)."""
+    root, stack, crossing, kids = [], [], [], {}
+    for s in sorted(sites, key=lambda s: (s.wrap_start, -s.wrap_end, KIND_RANK[s.wrap])):
+        while stack and stack[-1].wrap_end <= s.wrap_start:
+            stack.pop()
+        if stack and s.wrap_end > stack[-1].wrap_end:
+            crossing.append(s)
+            continue
+        (kids.setdefault(stack[-1].number, []) if stack else root).append(s)
+        stack.append(s)
+
+    def inner(start, end, children):
+        out, at = [], start
+        for c in children:
+            out.append(text[at:c.wrap_start].decode())
+            out.append(render(c))
+            at = c.wrap_end
+        out.append(text[at:end].decode())
+        return ''.join(out)
+
+    def render(s):
+        orig = inner(s.wrap_start, s.wrap_end, kids.get(s.number, []))
+        mut = (text[s.wrap_start:s.start] + s.new.encode() + text[s.end:s.wrap_end]).decode()
+        on = 'ANONX_MUT(%d)' % s.number
+        if s.wrap == 'void':
+            return '(%s ? (void)0 : (void)(%s))' % (on, orig)
+        if s.wrap == 'bool':
+            return '(%s ? (%s) : !!(%s))' % (on, mut, orig)
+        if s.wrap == 'expr':
+            return '(%s ? (%s) : (%s))' % (on, mut, orig)
+        return '{ if (!%s) { %s } }' % (on, orig)
+
+    body = inner(0, len(text), root)
+    once = body.find('#pragma once\n')
+    at = once + len('#pragma once\n') if once >= 0 else 0
+    return body[:at] + '#include "anonx_schemata.h"\n' + body[at:], crossing
 
 
 class Worker:
-    """A copy of the tracked tree and its build directory, reused across mutants."""
+    """A copy of the tracked tree and its build directory, reused across mutants.
 
-    def __init__(self, index, stress_duration, coverage_duration):
-        self.root = os.path.join(TOP, 'build-mutate', 'w%d' % index)
+    The rebuild engine (build-mutate/wN) patches one mutant in, rebuilds what
+    the header touches and restores it. The schemata engine
+    (build-mutate/schemata) builds once with every selected site woven in as
+    a branch on its number and runs each mutant with ANONX_SCHEMATA=N: no
+    build per mutant; several shards share the tree (a lock serializes the
+    build).
+    """
+
+    def __init__(self, args, woven=None):
+        self.engine = args.engine
+        self.root = args.workdir or os.path.join(
+            TOP, 'build-mutate', 'schemata' if self.engine == 'schemata' else 'w%d' % args.worker)
         self.src = os.path.join(self.root, 'src')
         self.build = os.path.join(self.root, 'build')
-        self.stress_duration = stress_duration
-        self.coverage_duration = coverage_duration
+        self.stress_duration = args.stress_duration
+        self.coverage_duration = args.coverage_duration
+        self.stages = args.checks or STAGES
+        self.woven = woven or []
+        self.env = dict(os.environ)
+        self.jobs = args.jobs
 
     def sync(self):
-        """Copy the tracked files that differ: unchanged ones keep their mtime."""
+        """Copy the tracked files that differ (unchanged ones keep their mtime),
+        core/ with the sites woven in for the schemata engine. Returns the
+        sites that could not be woven in."""
         files = subprocess.run(['git', 'ls-files', '-z'], cwd=TOP, check=True,
                                capture_output=True).stdout.decode().split('\0')
+        wanted, crossing = {}, []
         for rel in filter(None, files):
-            src, dst = os.path.join(TOP, rel), os.path.join(self.src, rel)
-            with open(src, 'rb') as f:
-                data = f.read()
+            with open(os.path.join(TOP, rel), 'rb') as f:
+                wanted[rel] = f.read()
+        if self.engine == 'schemata':
+            by_file = {}
+            for s in self.woven:
+                by_file.setdefault(s.file, []).append(s)
+            for rel, sites in by_file.items():
+                text, left = schemata_file(wanted[rel], sites)
+                wanted[rel] = text.encode()
+                crossing += left
+            wanted['core/anonx_schemata.h'] = SCHEMATA_HEADER.encode()
+        for rel, data in wanted.items():
+            dst = os.path.join(self.src, rel)
             if os.path.exists(dst):
                 with open(dst, 'rb') as f:
                     if f.read() == data:
                         continue
             os.makedirs(os.path.dirname(dst), exist_ok=True)
-            shutil.copy2(src, dst)
+            with open(dst, 'wb') as f:
+                f.write(data)
+            shutil.copymode(os.path.join(TOP, rel) if rel in files else dst, dst)
         if not os.path.exists(os.path.join(self.build, 'build.ninja')):
             subprocess.run(['nice', '-n', '19', 'meson', 'setup', self.build, self.src,
                             '--buildtype=release', '-Doptimization=2', '-Dbench=false'],
                            check=True, stdout=subprocess.DEVNULL)
+        return crossing
+
+    def targets(self):
+        with open(os.path.join(self.build, 'build.ninja')) as f:
+            ninja = f.read()
+        wanted = [t for name, t, _ in GTEST_STAGES if name in self.stages]
+        if any(s.startswith(('stress', 'coverage')) for s in self.stages):
+            wanted.append('stress/anonx-stress')
+        if any(s.startswith('check') for s in self.stages) and 'check/anonx-check:' in ninja:
+            wanted.append('check/anonx-check')
+        return wanted
 
     def compile(self):
         """(ok, seconds, the first error line)."""
         t0 = time.monotonic()
-        r = subprocess.run(['nice', '-n', '19', 'meson', 'compile', '-C', self.build, '-j', '1']
-                           + TARGETS, capture_output=True, text=True)
+        r = subprocess.run(['nice', '-n', '19', 'meson', 'compile', '-C', self.build,
+                            '-j', str(self.jobs)] + self.targets(),
+                           capture_output=True, text=True)
         errors = [l for l in r.stdout.splitlines() if 'error' in l]
         return r.returncode == 0, time.monotonic() - t0, (errors or ['build failed'])[0][:300]
 
-    def restore(self, site):
-        shutil.copy2(os.path.join(TOP, site.file), os.path.join(self.src, site.file))
+    def prepare(self, site):
+        """Make `site` the mutant that runs: its number, or its patch."""
+        if self.engine == 'schemata':
+            self.env['ANONX_SCHEMATA'] = str(site.number) if site else '0'
+        elif site:
+            subprocess.run(['patch', '-p1', '--silent', '--forward'], cwd=self.src,
+                           check=True, input=site.diff, text=True)
 
-    def apply(self, site):
-        subprocess.run(['patch', '-p1', '--silent', '--forward'], cwd=self.src, check=True,
-                       input=site.diff, text=True)
+    def restore(self, site):
+        if self.engine == 'schemata':
+            self.env['ANONX_SCHEMATA'] = '0'
+        else:
+            shutil.copy2(os.path.join(TOP, site.file), os.path.join(self.src, site.file))
 
     def checks(self, deadline):
         """Run the stages until the first kill: (verdict, detail)."""
         for name, binary, args in GTEST_STAGES:
+            if name not in self.stages:
+                continue
             left = deadline - time.monotonic()
             if left <= 0:
                 return 'timeout', 'budget spent before ' + name
             try:
                 r = subprocess.run(['nice', '-n', '19', os.path.join(self.build, binary),
-                                    '--gtest_brief=1'] + args,
+                                    '--gtest_brief=1'] + args, env=self.env,
                                    capture_output=True, text=True, timeout=left)
             except subprocess.TimeoutExpired:
                 return 'timeout', name
@@ -429,48 +635,69 @@ class Worker:
                 failed = re.findall(r'^\[  FAILED  \] (\S+)', r.stdout, re.M)
                 return 'killed-by-tests', '%s: %s' % (
                     name, failed[0] if failed else 'exit %d' % r.returncode)
+        checker = os.path.join(self.build, 'check', 'anonx-check')
+        for name, args in CHECK_STAGES:
+            if name not in self.stages or not os.path.exists(checker):
+                continue
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return 'timeout', 'budget spent before ' + name
+            verdict = self.report_run(name, checker, args, left, 'killed-by-tests')
+            if verdict:
+                return verdict
         presets = ['--protocol', 'v6.2', '--scenario', 'all',
                    '--duration', str(self.stress_duration)]
         stress = [('stress-x86', presets + ['--platform', 'x86']),
                   ('stress-rcu', presets + ['--platform', 'rcu']),
                   ('coverage', ['--coverage', '--protocol', 'v6.2',
                                 '--duration', str(self.coverage_duration)])]
+        stresser = os.path.join(self.build, 'stress', 'anonx-stress')
         for name, args in stress:
+            if name not in self.stages:
+                continue
             left = deadline - time.monotonic()
             if left <= 0:
                 return 'timeout', 'budget spent before ' + name
-            verdict = self.stress(name, args, left)
+            verdict = self.report_run(name, stresser, args + ['--stop-on-first'], left,
+                                      'killed-by-stress')
             if verdict:
                 return verdict
         return 'survived', ''
 
-    def stress(self, name, args, left):
+    def report_run(self, name, binary, args, left, killed):
+        """One run of anonx-stress or anonx-check: None, or (verdict, detail)."""
         fd, report = tempfile.mkstemp(prefix='anonx-mutate-', suffix='.json')
         os.close(fd)
         try:
             t0 = time.monotonic()
             try:
-                r = subprocess.run(['nice', '-n', '19',
-                                    os.path.join(self.build, 'stress', 'anonx-stress')] + args
-                                   + ['--stop-on-first', '--quiet', '--json', report],
+                r = subprocess.run(['nice', '-n', '19', binary] + args
+                                   + ['--quiet', '--json', report], env=self.env,
                                    capture_output=True, text=True, timeout=left)
             except subprocess.TimeoutExpired:
                 return 'timeout', name
             if r.returncode == 0:
                 return None
-            return 'killed-by-stress', '%s: %s (wall %.2f s)' % (
+            return killed, '%s: %s (wall %.2f s)' % (
                 name, first_violation(report, r.returncode), time.monotonic() - t0)
         finally:
             os.unlink(report)
 
 
 def first_violation(report, rc):
-    """`CHECK in SCENARIO after T s` for the run that detected first."""
+    """`CHECK in SCENARIO after T s` (anonx-stress) or `VERDICT in SCENARIO/PLATFORM
+    after N schedules` (anonx-check) for the run that detected first."""
     try:
         with open(report) as f:
             runs = json.load(f).get('runs', [])
     except (OSError, ValueError):
         return 'exit %d, no report' % rc
+    failed = [r for r in runs if r.get('failed')]
+    if failed:
+        run = min(failed, key=lambda r: r.get('schedules_to_detection') or 0)
+        return '%s in %s/%s after %d schedules' % (
+            run.get('verdict', '?'), run.get('scenario', '?'), run.get('platform', '?'),
+            run.get('schedules_to_detection') or 0)
     hits = [r for r in runs if r.get('violations')]
     if not hits:
         return 'exit %d, no violation reported' % rc
@@ -499,20 +726,22 @@ def context(argv, args):
                          capture_output=True, text=True).stdout.strip() or 'nogit'
     cxx = os.environ.get('CXX', 'c++')
     version = subprocess.run([cxx, '--version'], capture_output=True, text=True).stdout
+    stages = args.checks or STAGES
     return {'git_sha': sha, 'compiler': version.splitlines()[0] if version else cxx,
             'host': platform.node(), 'cpus': os.cpu_count(),
             'date': datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds'),
-            'argv': argv, 'budget_s': args.budget,
-            'checks': [name for name, _, _ in GTEST_STAGES] + [
-                'stress-x86 %g s a scenario' % args.stress_duration,
-                'stress-rcu %g s a scenario' % args.stress_duration,
-                'coverage %g s a cell' % args.coverage_duration]}
+            'argv': argv, 'budget_s': args.budget, 'engine': args.engine,
+            'checks': [
+                {'stress-x86': 'stress-x86 %g s a scenario' % args.stress_duration,
+                 'stress-rcu': 'stress-rcu %g s a scenario' % args.stress_duration,
+                 'coverage': 'coverage %g s a cell' % args.coverage_duration}.get(n, n)
+                for n in stages]}
 
 
-def record(site, verdict, detail, build_s, run_s):
+def record(site, verdict, detail, build_s, run_s, engine):
     return {'id': site.id, 'file': site.file, 'function': site.function, 'line': site.line,
             'operator': site.operator, 'diff': site.diff, 'verdict': verdict, 'detail': detail,
-            'build_s': round(build_s, 2), 'run_s': round(run_s, 2)}
+            'build_s': round(build_s, 2), 'run_s': round(run_s, 2), 'engine': engine}
 
 
 def write_report(path, report):
@@ -523,7 +752,44 @@ def write_report(path, report):
     os.replace(tmp, path)
 
 
-def run(sites, args, argv):
+class BuildLock:
+    """Shards that share a tree build it one at a time (flock on root/lock)."""
+
+    def __init__(self, root):
+        os.makedirs(root, exist_ok=True)
+        self.path = os.path.join(root, 'lock')
+
+    def __enter__(self):
+        import fcntl
+        self.f = open(self.path, 'w')
+        fcntl.flock(self.f, fcntl.LOCK_EX)
+        return self
+
+    def __exit__(self, *exc):
+        self.f.close()
+
+
+def prepared(worker, args):
+    """Sync and build the worker's tree; the sites left out of the schemata."""
+    with BuildLock(worker.root):
+        left = worker.sync()
+        ok, build_s, error = worker.compile()
+    if not ok:
+        sys.exit('mutate: the %s tree does not build: %s' % (worker.engine, error))
+    if not args.no_baseline:
+        worker.prepare(None)
+        verdict, detail = worker.checks(time.monotonic() + args.budget)
+        if verdict != 'survived':
+            sys.exit('mutate: the unmutated %s tree fails its checks (%s: %s)' % (
+                worker.engine, verdict, detail))
+        print('baseline (%s): the unmutated tree passes every check' % worker.engine,
+              flush=True)
+    return left, build_s
+
+
+def run(every, sites, args, argv):
+    """Run `sites`. The schemata tree weaves in `every` site, whatever the
+    filter and the shard, so that every run of one commit shares one build."""
     if args.resume:
         with open(args.resume) as f:
             report = json.load(f)
@@ -535,32 +801,40 @@ def run(sites, args, argv):
     out = args.out or args.resume or default_report(report['context'])
     if not sites:
         print('mutate: no mutant left to run')
+        write_report(out, report)
         return
     argued = equivalents()
-    worker = Worker(args.worker, args.stress_duration, args.coverage_duration)
-    worker.sync()
-    ok, build_s, error = worker.compile()
-    if not ok:
-        sys.exit('mutate: the unmutated tree does not build: ' + error)
-    if not args.no_baseline:
-        verdict, detail = worker.checks(time.monotonic() + args.budget)
-        if verdict != 'survived':
-            sys.exit('mutate: the unmutated tree fails its checks (%s: %s)' % (verdict, detail))
-        print('baseline: the unmutated tree passes every check', flush=True)
+    woven = [s for s in every if s.wrap] if args.engine == 'schemata' else []
+    worker = Worker(args, woven)
+    left, build_s = prepared(worker, args)
+    unwoven = {s.id for s in left} | {s.id for s in sites if not s.wrap}
+    if args.engine == 'schemata':
+        report['context'].setdefault('schemata', []).append(
+            {'woven': len(woven) - len(left), 'build_s': round(build_s, 1)})
+        print('schemata: %d sites woven in, built in %.0f s' % (len(woven) - len(left),
+                                                                 build_s), flush=True)
+    fallback = None
     for n, site in enumerate(sites, 1):
         if site.id in argued:
-            report['mutants'].append(record(site, 'equivalent', argued[site.id], 0, 0))
+            report['mutants'].append(record(site, 'equivalent', argued[site.id], 0, 0, ''))
             continue
-        worker.apply(site)
+        w = worker
+        if args.engine == 'schemata' and site.id in unwoven:
+            if fallback is None:  # a site the schemata cannot hold: patch and rebuild
+                fallback = Worker(argparse.Namespace(**dict(
+                    vars(args), engine='rebuild',
+                    workdir=args.workdir and args.workdir.rstrip('/') + '-rebuild')))
+                prepared(fallback, args)
+            w = fallback
+        w.prepare(site)
         try:
-            ok, build_s, error = worker.compile()
+            ok, build_s, error = w.compile() if w.engine == 'rebuild' else (True, 0.0, '')
             t0 = time.monotonic()
-            verdict, detail = (worker.checks(t0 + args.budget) if ok
-                               else ('build-failed', error))
+            verdict, detail = (w.checks(t0 + args.budget) if ok else ('build-failed', error))
             run_s = time.monotonic() - t0
         finally:
-            worker.restore(site)
-        report['mutants'].append(record(site, verdict, detail, build_s, run_s))
+            w.restore(site)
+        report['mutants'].append(record(site, verdict, detail, build_s, run_s, w.engine))
         write_report(out, report)
         print('[%d/%d] %s: %s %s (build %.0f s, run %.1f s)' % (
             n, len(sites), site.id, verdict, detail, build_s, run_s), flush=True)
@@ -622,6 +896,14 @@ def parse_shard(text):
     return int(m.group(1)), int(m.group(2))
 
 
+def parse_checks(text):
+    names = text.split(',')
+    bad = [n for n in names if n not in STAGES]
+    if bad:
+        raise argparse.ArgumentTypeError("'%s' is not a check (%s)" % (bad[0], ','.join(STAGES)))
+    return names
+
+
 def main(argv):
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -646,6 +928,15 @@ def main(argv):
                     help='seconds per preset scenario (default 0.5)')
     ap.add_argument('--coverage-duration', type=float, default=0.01, metavar='S',
                     help='seconds per coverage cell (default 0.01)')
+    ap.add_argument('--engine', choices=('schemata', 'rebuild'), default='schemata',
+                    help='schemata: one build with every selected site as a branch on '
+                         'ANONX_SCHEMATA (default); rebuild: patch and rebuild per mutant')
+    ap.add_argument('--workdir', metavar='DIR',
+                    help='the tree to build in (default build-mutate/schemata or /wN)')
+    ap.add_argument('--checks', type=parse_checks, metavar='NAME[,NAME]',
+                    help='run only these checks (default all: %s)' % ','.join(STAGES))
+    ap.add_argument('--jobs', type=int, default=2, metavar='N',
+                    help='build jobs (default 2)')
     ap.add_argument('--no-baseline', action='store_true',
                     help='do not check the unmutated tree first')
     args = ap.parse_args(argv)
@@ -654,7 +945,8 @@ def main(argv):
             ap.error('--merge needs --out')
         merge(args.merge, args.out)
         return 0
-    sites = select(find_sites(), args.filter, args.shard)
+    every = find_sites()
+    sites = select(every, args.filter, args.shard)
     if args.list:
         if args.json:
             json.dump([dataclasses.asdict(s) for s in sites], sys.stdout, indent=1)
@@ -663,7 +955,7 @@ def main(argv):
             for s in sites:
                 print('%-72s %s' % (s.id, s.operator))
         return 0
-    run(sites, args, ['mutate.py'] + argv)
+    run(every, sites, args, ['mutate.py'] + argv)
     return 0
 
 
