@@ -10,8 +10,8 @@
 # (one build of two test binaries, shared by every run below):
 #   1. unsharded: one report;
 #   2. two shards on localhost: `parallel ... --shard {}/2 ::: 1 2`;
-#   3. the shard reports merged with `mutate.py --merge`;
-#   4. the same two shards through tools/mutate.sbatch, run as Slurm would
+#   3. the shard reports merged with tools/merge_reports.py;
+#   4. the same two shards through tools/shards.sbatch, run as Slurm would
 #      run its array tasks (SLURM_ARRAY_* set; no Slurm here), merged too.
 # Passes when both shards ran some mutants, the merged report holds each
 # id once and exactly the ids of the unsharded run, every verdict agrees,
@@ -37,14 +37,14 @@ parallel --halt now,fail=1 --line-buffer \
   $py "$src/tools/mutate.py" "${common[@]}" --no-baseline --shard {}/2 --out "$out/shard{}.json" \
   ::: 1 2 > "$out/shards.log" ||
   { cat "$out/shards.log"; echo "FAIL: a shard under GNU parallel"; exit 1; }
-$py "$src/tools/mutate.py" --merge "$out/shard1.json" "$out/shard2.json" --out "$out/merged.json"
+$py "$src/tools/merge_reports.py" "$out/shard1.json" "$out/shard2.json" -o "$out/merged.json"
 for task in 1 2; do
   (cd "$src" && SLURM_ARRAY_TASK_ID=$task SLURM_ARRAY_TASK_COUNT=2 SLURM_ARRAY_JOB_ID=0 \
     ANONX_SHARD_DIR="$out" ANONX_MUTATE_WORKDIR="$work/tree" \
-    tools/mutate.sbatch --filter gup_pte_range --checks ordering,paths --no-baseline) \
-    > "$out/slurm$task.log" || { cat "$out/slurm$task.log"; echo "FAIL: tools/mutate.sbatch task $task"; exit 1; }
+    tools/shards.sbatch mutate --filter gup_pte_range --checks ordering,paths --no-baseline) \
+    > "$out/slurm$task.log" || { cat "$out/slurm$task.log"; echo "FAIL: tools/shards.sbatch task $task"; exit 1; }
 done
-$py "$src/tools/mutate.py" --merge "$out/mutate-0-1.json" "$out/mutate-0-2.json" --out "$out/slurm.json"
+$py "$src/tools/merge_reports.py" "$out/mutate-0-1.json" "$out/mutate-0-2.json" -o "$out/slurm.json"
 
 $py - "$out" <<'EOF'
 import json, sys
@@ -54,7 +54,7 @@ whole, merged, slurm = load('whole'), load('merged'), load('slurm')
 shards = [load('shard1'), load('shard2')]
 fails = []
 if [(m['id'], m['verdict']) for m in slurm] != [(m['id'], m['verdict']) for m in merged]:
-    fails.append('the shards of tools/mutate.sbatch differ from those of parallel')
+    fails.append('the shards of tools/shards.sbatch differ from those of parallel')
 if not all(shards):
     fails.append('a shard ran no mutant: %s' % [len(s) for s in shards])
 ids = [m['id'] for m in merged]

@@ -41,9 +41,12 @@ def main():
         if not any(s.file == file and s.function == function and s.operator == operator and
                    ('-' + removed) in s.diff.replace(' ', '') for s in sites):
             fails.append('no %s site of %s in %s %s' % (operator, removed, file, function))
+    twins, stale = mutate.twins_of(sites)
+    fails += ['named twin not found: ' + t for t in stale]
     for f in fails:
         print('FAIL: ' + f)
-    print('%d sites, %s' % (len(sites), 'FAILED' if fails else 'ok'))
+    print('%d sites, twins of %d named mutants, %s' % (len(sites), len(twins),
+                                                        'FAILED' if fails else 'ok'))
     return 1 if fails else 0
 
 

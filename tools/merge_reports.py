@@ -1,8 +1,12 @@
 #!/usr/bin/python3
-"""merge_reports.py A.json B.json ... -o OUT.json: merge anonx-stress reports
-(for example the shards of one run, --shard I/N): runs are concatenated and
-each mutant's kill-matrix row is recomputed from the per-seed detection times
-of every shard. Written to a temporary file, then renamed."""
+"""merge_reports.py A.json B.json ... -o OUT.json: merge the shards of one run.
+
+anonx-stress reports (--shard I/N of a kill matrix, a coverage run, presets):
+runs are concatenated, each mutant's kill-matrix row is recomputed from the
+per-seed detection times of every shard, and the coverage tables are joined
+(cells, reached, percent). anonx-mutate/1 reports (tools/mutate.py --shard)
+go to tools/mutate.py's merge: every id once. Written to a temporary file,
+then renamed. The one merge for both engines (GNU parallel, Slurm)."""
 import argparse
 import json
 import os
@@ -29,6 +33,19 @@ def main():
     ap.add_argument("reports", nargs="+")
     ap.add_argument("-o", "--output", required=True)
     a = ap.parse_args()
+    schemas = set()
+    for path in a.reports:
+        try:
+            with open(path) as f:
+                schemas.add(json.load(f).get("schema"))
+        except (OSError, ValueError) as e:
+            print(f"merge_reports: cannot read '{path}': {e}", file=sys.stderr)
+            return 2
+    if schemas == {"anonx-mutate/1"}:
+        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+        import mutate
+        mutate.merge(a.reports, a.output)
+        return 0
     merged = {"schema": "anonx-stress/1", "context": None, "runs": [], "kill_matrix": []}
     rows = {}
     for path in a.reports:
@@ -44,6 +61,9 @@ def main():
         merged["context"] = merged["context"] or d["context"]
         merged.setdefault("sources", []).append({"file": path, "context": d["context"]})
         merged["runs"] += d["runs"]
+        if "coverage" in d:
+            cov = merged.setdefault("coverage", dict(d["coverage"], cells=[]))
+            cov["cells"] += d["coverage"]["cells"]
         budget = report_budget(d["context"])
         for k in d.get("kill_matrix", []):
             key = (k["mutant"], k.get("platform", "x86"))
@@ -65,6 +85,11 @@ def main():
         else:
             r["verdict"] = "escaped"
         merged["kill_matrix"].append(r)
+    if "coverage" in merged:
+        cov = merged["coverage"]
+        cov["run"] = len(cov["cells"])
+        cov["reached"] = sum(1 for c in cov["cells"] if c["reached"])
+        cov["percent"] = 100.0 * cov["reached"] / cov["run"] if cov["run"] else 0.0
     tmp = f"{a.output}.tmp.{os.getpid()}"
     with open(tmp, "w") as f:
         json.dump(merged, f, indent=1)

@@ -55,8 +55,6 @@ import sys
 import tempfile
 import time
 
-import clang.cindex as ci
-
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 LIBCLANG = '/usr/lib/llvm-14/lib/libclang-14.so.1'
 PARSE_ARGS = ['-x', 'c++', '-std=c++20', '-I', 'core', '-DANONX_PTL_TTAS', '-DANONX_FRAMES=64']
@@ -65,10 +63,15 @@ EQUIVALENT_FILE = os.path.join('results', 'mutants-equivalent.txt')
 VERDICTS = ('killed-by-tests', 'killed-by-stress', 'survived', 'timeout', 'build-failed',
             'equivalent')
 
-K = ci.CursorKind
-FUNCTION_KINDS = {K.FUNCTION_DECL, K.FUNCTION_TEMPLATE, K.CXX_METHOD, K.CONSTRUCTOR,
-                  K.DESTRUCTOR}
-STATEMENT_PARENTS = {K.COMPOUND_STMT, K.IF_STMT, K.FOR_STMT, K.WHILE_STMT, K.DO_STMT}
+try:  # Debian's python3-clang-14; only finding sites needs it (not --merge)
+    import clang.cindex as ci
+    K = ci.CursorKind
+    FUNCTION_KINDS = {K.FUNCTION_DECL, K.FUNCTION_TEMPLATE, K.CXX_METHOD, K.CONSTRUCTOR,
+                      K.DESTRUCTOR}
+    STATEMENT_PARENTS = {K.COMPOUND_STMT, K.IF_STMT, K.FOR_STMT, K.WHILE_STMT, K.DO_STMT}
+    BAIL_OUT = {K.RETURN_STMT, K.GOTO_STMT, K.CONTINUE_STMT, K.BREAK_STMT}
+except ImportError:
+    ci = None
 
 # What a deleted statement call does, by its callee (and, for the std::atomic
 # members, by the object it is called on).
@@ -88,7 +91,6 @@ IRQ_CALLEES = {'local_irq_disable', 'local_irq_enable', 'wait_for_sections'}
 BARRIERS = {'smp_mb', 'smp_mb__after_atomic', 'smp_rmb', 'smp_wmb'}
 COUNT_READS = re.compile(r'_refcount|_mapcount|compound_mapcount|compound_pincount|'
                          r'page_ref_count|page_count|page_mapcount|total_mapcount')
-BAIL_OUT = {K.RETURN_STMT, K.GOTO_STMT, K.CONTINUE_STMT, K.BREAK_STMT}
 EARLY_RETURNS = (['return', '-', 'EBUSY'], ['return', 'nullptr'])
 
 # One step weaker, by the kind of atomic operation the order is given to.
@@ -387,6 +389,9 @@ def split_args(text):
 def find_sites(top=TOP):
     """Every site in core/, sorted by file, offset and operator, with ids and diffs."""
     top = os.path.abspath(top)
+    if ci is None:
+        sys.exit('mutate: finding sites needs libclang\'s Python binding: apt-get install '
+                 'python3-clang-14 libclang-14-dev (for /usr/bin/python3)')
     if not ci.Config.loaded:
         ci.Config.set_library_file(LIBCLANG)
     tu = ci.Index.create().parse(os.path.join(top, 'core', 'anonx.h'),
@@ -464,6 +469,11 @@ CHECK_STAGES = [
     ('check-cb2', ['--protocol', 'v6.2', '--scenario', 'sb_clear_flag_vs_pin,mp_ksm_vs_ro_pin',
                    '--platform', 'x86,rcu', '--context-bound', '2']),
 ]
+# A test binary runs in well under a second (negative_test: 12 s); one that
+# has not ended after this long loops forever under its mutant.
+TEST_STAGE_CAP_S = 60.0
+# anonx-check and anonx-stress stages take 3 to 15 s unmutated.
+RUN_STAGE_CAP_S = 90.0
 STRESS_STAGES = ['stress-x86', 'stress-rcu', 'coverage']
 STAGES = ([name for name, _, _ in GTEST_STAGES] + [name for name, _ in CHECK_STAGES] +
           STRESS_STAGES)
@@ -548,15 +558,19 @@ class Worker:
         self.woven = woven or []
         self.env = dict(os.environ)
         self.jobs = args.jobs
+        self.mutant = None  # a named mutant of the catalogue: --mutant to both back ends
 
     def sync(self):
         """Copy the tracked files that differ (unchanged ones keep their mtime),
         core/ with the sites woven in for the schemata engine. Returns the
         sites that could not be woven in."""
-        files = subprocess.run(['git', 'ls-files', '-z'], cwd=TOP, check=True,
+        files = subprocess.run(['git', 'ls-files', '-z', '--cached', '--others',
+                                '--exclude-standard'], cwd=TOP, check=True,
                                capture_output=True).stdout.decode().split('\0')
         wanted, crossing = {}, []
         for rel in filter(None, files):
+            if not os.path.isfile(os.path.join(TOP, rel)) or rel.startswith('results/'):
+                continue  # deleted in the working tree, or a report (the build needs none)
             with open(os.path.join(TOP, rel), 'rb') as f:
                 wanted[rel] = f.read()
         if self.engine == 'schemata':
@@ -620,7 +634,7 @@ class Worker:
     def checks(self, deadline):
         """Run the stages until the first kill: (verdict, detail)."""
         for name, binary, args in GTEST_STAGES:
-            if name not in self.stages:
+            if name not in self.stages or self.mutant:  # the tests take no --mutant
                 continue
             left = deadline - time.monotonic()
             if left <= 0:
@@ -628,9 +642,11 @@ class Worker:
             try:
                 r = subprocess.run(['nice', '-n', '19', os.path.join(self.build, binary),
                                     '--gtest_brief=1'] + args, env=self.env,
-                                   capture_output=True, text=True, timeout=left)
-            except subprocess.TimeoutExpired:
-                return 'timeout', name
+                                   capture_output=True, text=True,
+                                   timeout=min(left, TEST_STAGE_CAP_S))
+            except subprocess.TimeoutExpired:  # a mutant that loops: no need to wait out
+                return 'timeout', '%s (no end within %.0f s)' % (name, min(left,
+                                                                            TEST_STAGE_CAP_S))
             if r.returncode != 0:
                 failed = re.findall(r'^\[  FAILED  \] (\S+)', r.stdout, re.M)
                 return 'killed-by-tests', '%s: %s' % (
@@ -642,7 +658,8 @@ class Worker:
             left = deadline - time.monotonic()
             if left <= 0:
                 return 'timeout', 'budget spent before ' + name
-            verdict = self.report_run(name, checker, args, left, 'killed-by-tests')
+            verdict = self.report_run(name, checker, args + self.named_args(),
+                                      min(left, RUN_STAGE_CAP_S), 'killed-by-tests')
             if verdict:
                 return verdict
         presets = ['--protocol', 'v6.2', '--scenario', 'all',
@@ -658,11 +675,15 @@ class Worker:
             left = deadline - time.monotonic()
             if left <= 0:
                 return 'timeout', 'budget spent before ' + name
-            verdict = self.report_run(name, stresser, args + ['--stop-on-first'], left,
+            verdict = self.report_run(name, stresser, args + ['--stop-on-first'] +
+                                      self.named_args(), min(left, RUN_STAGE_CAP_S),
                                       'killed-by-stress')
             if verdict:
                 return verdict
         return 'survived', ''
+
+    def named_args(self):
+        return ['--mutant', self.mutant] if self.mutant else []
 
     def report_run(self, name, binary, args, left, killed):
         """One run of anonx-stress or anonx-check: None, or (verdict, detail)."""
@@ -675,7 +696,7 @@ class Worker:
                                    + ['--quiet', '--json', report], env=self.env,
                                    capture_output=True, text=True, timeout=left)
             except subprocess.TimeoutExpired:
-                return 'timeout', name
+                return 'timeout', '%s (no end within %.0f s)' % (name, left)
             if r.returncode == 0:
                 return None
             return killed, '%s: %s (wall %.2f s)' % (
@@ -843,6 +864,131 @@ def run(every, sites, args, argv):
     print('report: ' + os.path.relpath(out, TOP))
 
 
+# ---- the catalogue's named mutants and their generated twins ----
+
+# A named mutant (core/protocol.h) and the generated sites that make the same
+# fault, found by file, function, operator and a piece of the line the site
+# removes; the note says where the twin is wider than the named mutant.
+# Named mutants left out have no operator that makes their fault.
+NAMED_TWINS = [
+    ('b5_fork_ignores_pins', [('core/rmap.h', 'page_try_dup_anon_rmap', 'drop-return',
+                               'return -EBUSY', -1)],
+     'the -EBUSY of the exclusive branch (v5.19+); the named mutant answers "not pinned"'),
+    ('b6_gup_fast_no_seqcount', [('core/gup.h', 'lockless_pages_from_mm', 'drop-recheck',
+                                  'read_seqcount_retry', 0)], ''),
+    ('b7_share_no_mb', [('core/rmap.h', 'share_check_pinned', 'delete-barrier', 'smp_mb()', 0)],
+     'the barrier only; the named mutant also makes (A1) a plain store'),
+    ('b7_gup_fast_no_recheck', [('core/gup.h', 'gup_pte_range', 'drop-recheck',
+                                 'pmd_changed || pte_changed', 0)],
+     'wider: drops the PMD re-check with the PTE one'),
+    ('b7_pin_no_mb', [('core/gup.h', 'gup_pte_range', 'delete-barrier',
+                       'smp_mb__after_atomic', 0)], ''),
+    ('b8_no_wmb_rmb', [('core/gup.h', 'gup_must_unshare', 'delete-barrier', 'smp_rmb', 0),
+                       ('core/rmap.h', 'share_clear_flag', 'delete-barrier',
+                        'smp_mb__after_atomic', 0)],
+     'one twin per side of the MP pair; the named mutant drops both'),
+    ('b11_no_swp_exclusive', [('core/vmscan.h', None, 'negate-cond', 'b11_no_swp_exclusive', 0)],
+     'wider: the negated condition also marks shared pages SWP_EXCLUSIVE'),
+    ('b12_nonatomic_flag', [('core/bitops.h', 'set_bit', 'rmw-load-store', '', 0),
+                            ('core/bitops.h', 'clear_bit', 'rmw-load-store', '', 0)],
+     'wider: every set_bit/clear_bit of the model, not only PG_anon_exclusive'),
+    ('ksm_merge_pinned', [('core/ksm.h', 'write_protect_page', 'drop-recheck',
+                           'page_ref_count', 0)], ''),
+    ('pt_free_no_ipi', [('core/memory.h', 'pte_free_synced', 'delete-irq',
+                         'wait_for_sections', 0)], ''),
+    ('thp_split_drops_flag', [('core/huge_memory.h', '__split_huge_pmd', 'delete-flag',
+                               'SetPageAnonExclusive', 0)],
+     'wider: the head page loses the flag too'),
+]
+NO_TWIN = {
+    'b1_force_write_after_cow': 'a changed FOLL_FORCE rule, not a deletion or negation',
+    'b2_force_write_dirty': 'a changed FOLL_FORCE rule (dirty instead of exclusive)',
+    'b3_reuse_mapcount1': 'an added reuse rule (mapcount 1), not a deletion',
+    'b4_no_exclusive_reuse': 'negating the reuse condition also reuses shared pages: '
+                             'not the same fault',
+    'b9_migrate_clear_early': 'a reordering of (A1) and (A3); no operator moves statements',
+    'b10_recheck_pte_only': 'a 6.0 generation mutant; the campaign runs v6.2',
+    'ro_pin_no_unshare': 'an added early return; no operator adds code',
+    'v519_flush_no_wait': 'a 5.19 generation mutant (its flush is 5.19\'s); the campaign '
+                          'runs v6.2',
+}
+
+
+def removed_lines(site):
+    return [l[1:] for l in site.diff.splitlines() if l.startswith('-') and
+            not l.startswith('---')]
+
+
+def twins_of(sites):
+    """{named: [site, ...]}, and the patterns that matched no site (a stale table)."""
+    found, stale = {}, []
+    for named, patterns, _ in NAMED_TWINS:
+        for file, function, operator, piece, pick in patterns:
+            hits = [s for s in sites if s.file == file and s.operator == operator and
+                    (function is None or s.function == function) and
+                    any(piece in l for l in removed_lines(s))]
+            if hits:
+                found.setdefault(named, []).append(hits[pick])
+            else:
+                stale.append('%s: %s %s %s %r' % (named, file, function, operator, piece))
+    return found, stale
+
+
+def killed(verdict):
+    return verdict.startswith('killed')
+
+
+def named_run(every, args, argv):
+    """Each named mutant through the back ends' checks (--mutant), each twin
+    through every check (or its verdict from --from), and whether they agree."""
+    twins, stale = twins_of(every)
+    if stale:
+        sys.exit('mutate: named twins not found (update NAMED_TWINS): ' + '; '.join(stale))
+    known = {}
+    for path in args.from_report or []:
+        with open(path) as f:
+            known.update({m['id']: m for m in json.load(f)['mutants']})
+    worker = Worker(args, [s for s in every if s.wrap])
+    prepared(worker, args)
+    rows = []
+    for named, _, note in NAMED_TWINS:
+        worker.prepare(None)
+        worker.mutant = named
+        t0 = time.monotonic()
+        verdict, detail = worker.checks(t0 + args.budget)
+        worker.mutant = None
+        row = {'named': named, 'verdict': verdict, 'detail': detail,
+               'run_s': round(time.monotonic() - t0, 2), 'note': note, 'twins': []}
+        for site in twins[named]:
+            if site.id in known:
+                m = dict(known[site.id], source='campaign report')
+            else:
+                worker.prepare(site)
+                t1 = time.monotonic()
+                v, d = worker.checks(t1 + args.budget)
+                worker.restore(site)
+                m = record(site, v, d, 0, time.monotonic() - t1, worker.engine)
+                m['source'] = 'run now'
+            m['same_verdict'] = killed(m['verdict']) == killed(verdict)
+            row['twins'].append(m)
+        rows.append(row)
+        for m in row['twins']:
+            print('%-24s %-16s %-56s %-16s %s' % (named, verdict, m['id'], m['verdict'],
+                                                  'same' if m['same_verdict'] else 'DIFFERENT'),
+                  flush=True)
+    report = {'schema': 'anonx-mutate-named/1', 'context': context(argv, args), 'named': rows,
+              'no_twin': NO_TWIN}
+    out = args.out or os.path.join(TOP, 'results', 'mutate-named-%s-%s.json' % (
+        report['context']['date'][:10].replace('-', ''), report['context']['git_sha']))
+    write_report(out, report)
+    same = sum(m['same_verdict'] for r in rows for m in r['twins'])
+    total = sum(len(r['twins']) for r in rows)
+    print('named mutants with twins: %d; twins with the same verdict (killed or not): %d/%d; '
+          'no twin: %d' % (len(rows), same, total, len(NO_TWIN)))
+    print('report: ' + os.path.relpath(out, TOP))
+    return 0 if same == total else 1
+
+
 def default_report(ctx):
     date = ctx['date'][:10].replace('-', '')
     return os.path.join(TOP, 'results', 'mutate-%s-%s.json' % (date, ctx['git_sha']))
@@ -911,6 +1057,8 @@ def main(argv):
     mode.add_argument('--list', action='store_true', help='print the sites (id, operator)')
     mode.add_argument('--run', action='store_true', help='build and check the selected mutants')
     mode.add_argument('--merge', nargs='+', metavar='REPORT', help='merge shard reports into --out')
+    mode.add_argument('--named', action='store_true',
+                      help="the catalogue's named mutants against their generated twins")
     ap.add_argument('--filter', action='append', default=[],
                     metavar='FILE|FUNCTION|OPERATOR|ID',
                     help='keep the sites of this file (core/rmap.h or rmap.h), function, '
@@ -937,6 +1085,8 @@ def main(argv):
                     help='run only these checks (default all: %s)' % ','.join(STAGES))
     ap.add_argument('--jobs', type=int, default=2, metavar='N',
                     help='build jobs (default 2)')
+    ap.add_argument('--from', dest='from_report', action='append', metavar='REPORT',
+                    help='--named: take the twins\' verdicts from this campaign report')
     ap.add_argument('--no-baseline', action='store_true',
                     help='do not check the unmutated tree first')
     args = ap.parse_args(argv)
@@ -946,6 +1096,8 @@ def main(argv):
         merge(args.merge, args.out)
         return 0
     every = find_sites()
+    if args.named:
+        return named_run(every, args, ['mutate.py'] + argv)
     sites = select(every, args.filter, args.shard)
     if args.list:
         if args.json:
