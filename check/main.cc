@@ -86,6 +86,7 @@ pair_result run_pair(const rl::test_params &base) {
   }
   const auto t0 = std::chrono::steady_clock::now();
   const bool ok = rl::simulate<pair_test<Pair>>(p);
+  g_backend.live = false;  // the persistent world's teardown is no Relacy event
   pair_result r;
   r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   uint64_t start = 0;
@@ -113,6 +114,14 @@ struct scenario {
   bool bounded;         // small enough for the bounded and full searches (a persistent pair)
   runner run;           // nullptr: does not fit the back end
   const char *why_not;  // does not fit; or, with run, why it is not in --scenario all
+  // A known finding: on this platform the correct protocol fails the pair
+  // with this check, as the kernel's own code allows (README, "Findings").
+  // Run like any cell, it must fail with that check (reported as the known
+  // finding reproduced); passing is a failure of the run (the finding is
+  // gone: update the table), as is failing with another check.
+  const char *finding_check = nullptr;
+  platform finding_platform = platform::rcu;
+  const char *finding = nullptr;
 };
 
 const std::vector<scenario> &scenarios() {
@@ -142,11 +151,12 @@ const std::vector<scenario> &scenarios() {
       {"fork_vs_gup_fast", "fork_vs_gup_fast", "SB",
        "dup_mmap (write_protect_seq, copy_present_pte's pin check and write-protect) against a "
        "R/W GUP-fast pin (B6, pairing 3); fork alone takes locks",
-       "I1 I2 I2-shared I11", false, run_pair<fork_pair>,
-       "runs, but not in --scenario all: v6.2 fails it under the C++ model (I2-shared): fork "
-       "orders W(write_protect_seq) before R(MMF_HAS_PINNED, refcount) with smp_wmb and a PT "
-       "lock acquire only, no full barrier for the SB pairing 3 (kernel-protocol 4.4, 9); see "
-       "README"},
+       "I1 I2 I2-shared I11", false, run_pair<fork_pair>, nullptr, "I2-shared", platform::rcu,
+       "finding F1: on rcu (arm64-like: an acquire-only spin_lock) fork orders "
+       "W(write_protect_seq) before R(MMF_HAS_PINNED, refcount) with smp_wmb only, as 6.1 and "
+       "6.12 do; GUP-fast's W(pin); smp_mb; R(seq) needs a full barrier there (SB pairing 3). "
+       "On x86 the PT lock's locked RMW is that barrier and the pair is clean. See README, "
+       "Findings"},
       {"fork_vs_pin", "fork_vs_pin", "", "fork of a pinned page", "", false, nullptr,
        "both sides take mmap_lock and PT locks (no lockless side): nothing for a memory-model "
        "search"},
@@ -440,11 +450,21 @@ std::string readable_trace(const std::string &hist) {
 
 // ---- running ------------------------------------------------------------------------
 
+// Whether a cell is a known finding's: the correct protocol fails it (from
+// 6.1, whose code the finding is about), so failing with the finding's check
+// is no kill of a mutant or a weakened site, and failing with another is.
+bool finding_cell(const scenario &s, platform pl, generation gen) {
+  return s.finding && pl == s.finding_platform &&
+         static_cast<int>(gen) >= static_cast<int>(generation::v6_1);
+}
+
 struct cell_result {
   const scenario *s;
   platform plat;
   search srch;
   pair_result r;
+  bool finding = false;     // a known finding's cell (scenario::finding)
+  bool reproduced = false;  // it failed with the finding's check, as expected
 };
 
 cell_result run_cell(const scenario &s, platform pl, const search &sr, const runtime_protocol &pr,
@@ -494,6 +514,12 @@ json cell_json(const cell_result &c) {
     j["verdict"] = c.r.what;
     j["schedules_to_detection"] = c.r.schedules;
   }
+  if (c.finding) {
+    j["known_finding"] = c.s->finding;
+    j["finding_reproduced"] = c.reproduced;
+    // the run's outcome for this cell: a reproduced finding is not a failure
+    j["failed"] = !c.reproduced;
+  }
   return j;
 }
 
@@ -528,6 +554,12 @@ int run_scenarios(const options &o) {
           continue;
         }
         cell_result c = run_cell(*s, pl, sr, o.proto, o.seed);
+        // A known finding of the correct protocol: expected to fail, with its check.
+        const bool finding = finding_cell(*s, pl, o.proto.gen);
+        if (finding) {
+          c.finding = true;
+          c.reproduced = c.r.failed && c.r.what.find(s->finding_check) != std::string::npos;
+        }
         const double rate = c.r.seconds > 0 ? c.r.schedules / c.r.seconds : 0;
         if (!o.quiet || c.r.failed)
           std::printf("%-24s %-4s %-16s %10" PRIu64 " schedules %8.2f s %9.0f/s  %s\n", s->name,
@@ -535,8 +567,18 @@ int run_scenarios(const options &o) {
                       (sr.kind + (sr.kind == "context-bound" ? "=" + std::to_string(sr.bound)
                                                              : std::string()))
                           .c_str(),
-                      c.r.schedules, c.r.seconds, rate, c.r.failed ? "FAILED" : "ok");
-        if (c.r.failed) {
+                      c.r.schedules, c.r.seconds, rate,
+                      finding      ? (c.reproduced ? "known finding reproduced" : "FAILED")
+                      : c.r.failed ? "FAILED"
+                                   : "ok");
+        if (finding && c.reproduced) {
+          std::printf("  %s after %" PRIu64 " schedules: %s\n  trace: %s\n", c.r.what.c_str(),
+                      c.r.schedules, s->finding, rerun_line(o, c).c_str());
+        } else if (finding && !c.r.failed) {
+          failed = true;
+          std::printf("  the known finding (%s) did not reproduce: update the scenario table\n",
+                      s->finding_check);
+        } else if (c.r.failed) {
           failed = true;
           std::printf("  %s after %" PRIu64 " schedules\n", c.r.what.c_str(), c.r.schedules);
           std::fputs(readable_trace(c.r.history).c_str(), stdout);
@@ -604,7 +646,10 @@ int run_kill_matrix(const options &o) {
           cell_result c = run_cell(*s, pl, search{"random", iters, 0}, pr, o.seed + k);
           secs += c.r.seconds;
           total += c.r.schedules;
-          if (c.r.failed) to_detect.push_back(c.r.schedules);
+          // the known finding's failure is the correct protocol's too: no kill
+          if (c.r.failed && !(finding_cell(*s, pl, pr.gen) &&
+                              c.r.what.find(s->finding_check) != std::string::npos))
+            to_detect.push_back(c.r.schedules);
         }
         std::sort(to_detect.begin(), to_detect.end());
         json cell = {{"scenario", s->name},
@@ -664,6 +709,10 @@ int list(const options &o) {
         row["oracles"] = s.oracles;
       }
       if (s.why_not) row["why_not"] = s.why_not;
+      if (s.finding)
+        row["known_finding"] = {{"platform", platform_name(s.finding_platform)},
+                                {"check", s.finding_check},
+                                {"finding", s.finding}};
       j["scenarios"].push_back(row);
     }
     for (const auto &m : kMutants) j["mutants"].push_back(m.name);
@@ -675,6 +724,12 @@ int list(const options &o) {
     if (s.run && !s.why_not)
       std::printf("  %-26s %-6s %s [%s]%s\n", s.name, s.shape, s.description, s.oracles,
                   s.bounded ? " (bounded and full searches too)" : " (random search only)");
+  std::puts("Known findings (the correct protocol fails the cell, as the kernel's code allows;");
+  std::puts("the cell must fail with that check, and passing fails the run):");
+  for (const auto &s : scenarios())
+    if (s.finding)
+      std::printf("  %-26s %s, %s: %s\n", s.name, platform_name(s.finding_platform),
+                  s.finding_check, s.finding);
   std::puts("Scenarios that fit but are not in --scenario all, and why:");
   for (const auto &s : scenarios())
     if (s.run && s.why_not) std::printf("  %-26s %s\n", s.name, s.why_not);
@@ -723,6 +778,18 @@ void anonx_fence_hook(smp_barrier kind, const std::source_location &site) {
                               : kind == smp_barrier::wmb ? rl::mo_release
                                                          : rl::mo_seq_cst;
   rl::atomic_thread_fence(mo, check::info(site));
+}
+
+// core/compiler.h ANONX_LOCK_ACQUIRED: a spinlock taken (core/ptl.h). On x86
+// the kernel's spin_lock is a LOCK-prefixed RMW, a full barrier for the
+// accesses around it: a seq_cst fence. On rcu (arm64's qspinlock: an acquire
+// cmpxchg) nothing beyond the acquire, which the lock word (a std:: atomic,
+// invisible here) does not carry into the model either: pairs where both
+// sides take one lock are left out (--list).
+void anonx_lock_hook() {
+  if (!check::g_backend.live || check::g_proto.plat != platform::x86) return;
+  rl::atomic_thread_fence(rl::mo_seq_cst,
+                          rl::debug_info("spin_lock: x86 LOCK-prefixed RMW", "core/ptl.h", 0));
 }
 
 // core/compiler.h spin_wait: a waiting fiber yields to the scheduler.

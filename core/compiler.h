@@ -35,6 +35,16 @@ ANONX_INLINE void cpu_relax() {
 #if defined(ANONX_FENCE_HOOK)
 void anonx_spin_hook();
 #endif
+// A spinlock acquired (core/ptl.h). The kernel's spin_lock is a locked RMW on
+// x86, a full barrier for the accesses around it, and an acquire RMW on
+// arm64 (qspinlock's cmpxchg_acquire): the Relacy back end issues the
+// fence that is each platform's (check/main.cc); elsewhere nothing.
+#if defined(ANONX_FENCE_HOOK)
+void anonx_lock_hook();
+#define ANONX_LOCK_ACQUIRED() anonx_lock_hook()
+#else
+#define ANONX_LOCK_ACQUIRED() ((void)0)
+#endif
 struct spin_wait {
   unsigned spins = 0;
   ANONX_INLINE void pause() {

@@ -26,13 +26,18 @@ class CAPABILITY("mutex") ttas_lock {
  public:
   void lock() ACQUIRE() {
     for (;;) {
-      if (!locked_.exchange(true, std::memory_order_acquire)) return;
+      if (!locked_.exchange(true, std::memory_order_acquire)) {
+        ANONX_LOCK_ACQUIRED();
+        return;
+      }
       for (spin_wait w; locked_.load(std::memory_order_relaxed);) w.pause();
     }
   }
   bool try_lock() TRY_ACQUIRE(true) {
-    return !locked_.load(std::memory_order_relaxed) &&
-           !locked_.exchange(true, std::memory_order_acquire);
+    const bool got = !locked_.load(std::memory_order_relaxed) &&
+                     !locked_.exchange(true, std::memory_order_acquire);
+    if (got) ANONX_LOCK_ACQUIRED();
+    return got;
   }
   void unlock() RELEASE() { locked_.store(false, std::memory_order_release); }
   bool is_locked() const { return locked_.load(std::memory_order_relaxed); }
@@ -46,6 +51,7 @@ class CAPABILITY("mutex") ticket_lock {
   void lock() ACQUIRE() {
     const unsigned me = next_.fetch_add(1, std::memory_order_relaxed);
     for (spin_wait w; owner_.load(std::memory_order_acquire) != me;) w.pause();
+    ANONX_LOCK_ACQUIRED();
   }
   bool try_lock() TRY_ACQUIRE(true) {
     unsigned o = owner_.load(std::memory_order_relaxed);
