@@ -151,7 +151,17 @@ const std::vector<scenario> &scenarios() {
       {"fork_vs_gup_fast", "fork_vs_gup_fast", "SB",
        "dup_mmap (write_protect_seq, copy_present_pte's pin check and write-protect) against a "
        "R/W GUP-fast pin (B6, pairing 3); fork alone takes locks",
-       "I1 I2 I2-shared I11", false, run_pair<fork_pair>, nullptr, "I2-shared", platform::rcu,
+       "I1 I2 I2-shared I11", false, run_pair<fork_pair<false>>, nullptr, "I2-shared",
+       platform::rcu,
+       "finding F1: on rcu (arm64-like: an acquire-only spin_lock) fork orders "
+       "W(write_protect_seq) before R(MMF_HAS_PINNED, refcount) with smp_wmb only, as 6.1 and "
+       "6.12 do; GUP-fast's W(pin); smp_mb; R(seq) needs a full barrier there (SB pairing 3). "
+       "On x86 the PT lock's locked RMW is that barrier and the pair is clean. See README, "
+       "Findings"},
+      {"fork_vs_gup_fast_ro", "fork_vs_gup_fast", "SB",
+       "the same against a R/O GUP-fast pin: a page fork has shared must be unshared, so "
+       "GUP-fast backs off (B6, pairing 3)",
+       "I1 I2 I2-shared I11", false, run_pair<fork_pair<true>>, nullptr, "I2-shared", platform::rcu,
        "finding F1: on rcu (arm64-like: an acquire-only spin_lock) fork orders "
        "W(write_protect_seq) before R(MMF_HAS_PINNED, refcount) with smp_wmb only, as 6.1 and "
        "6.12 do; GUP-fast's W(pin); smp_mb; R(seq) needs a full barrier there (SB pairing 3). "
@@ -574,6 +584,7 @@ int run_scenarios(const options &o) {
         if (finding && c.reproduced) {
           std::printf("  %s after %" PRIu64 " schedules: %s\n  trace: %s\n", c.r.what.c_str(),
                       c.r.schedules, s->finding, rerun_line(o, c).c_str());
+          if (!o.quiet) std::fputs(readable_trace(c.r.history).c_str(), stdout);
         } else if (finding && !c.r.failed) {
           failed = true;
           std::printf("  the known finding (%s) did not reproduce: update the scenario table\n",

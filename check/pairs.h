@@ -206,11 +206,14 @@ struct migrate_pair : pair_world {
 // ---- fork against GUP-fast (B6: write_protect_seq, pairing 3) ----------------
 
 // dup_mmap (C: write_protect_seq odd, copy_present_pte's pin check and
-// write-protect under both PT locks, seq even) against a R/W GUP-fast pin
-// (G: seqcount sampled and re-checked around the walk). Fork alone takes
-// locks (mmap_lock, the PT locks): G takes none. The oracles of the stress
-// scenario: a committed pin is exclusive (I1), still mapped (I2), and not
-// shared with the child (I2-shared).
+// write-protect under both PT locks, seq even; the child's PTE table made in
+// the set-up) against a GUP-fast pin, R/W, or R/O (RO: fork's write-protect
+// and flag clear make the page one a R/O pin must unshare, so GUP-fast backs
+// off) (G: seqcount sampled and re-checked around the walk). Fork alone
+// takes locks (mmap_lock, the PT locks): G takes none. The oracles of the
+// stress scenario: a committed pin is exclusive (I1), still mapped (I2), and
+// not shared with the child (I2-shared).
+template <bool RO>
 struct fork_pair : pair_world {
   check_page *p = nullptr;
   check_page *pin = nullptr;
@@ -220,12 +223,18 @@ struct fork_pair : pair_world {
     write(A, 1, 1);
     p = page_at(A);
     name_words(p, "P");
+    // The child's PTE table exists before fork copies (as for a VMA after
+    // the first in the same 2 MiB): no allocation, and none of the barriers
+    // an allocator may issue, between write_protect_seq and the pin check;
+    // and a search short enough to reach GUP-fast inside fork's copy.
+    __pte_alloc(env[0], child, A);
   }
   void thread(unsigned i) {
     if (i == 0) {
       dup_mmap(env[0], child, mm);
     } else {
-      pinned = pin_user_pages_fast(env[1], mm, A, 1, FOLL_WRITE | FOLL_FAST_ONLY, &pin) == 1;
+      const unsigned flags = (RO ? 0u : FOLL_WRITE) | FOLL_FAST_ONLY;
+      pinned = pin_user_pages_fast(env[1], mm, A, 1, flags, &pin) == 1;
       if (!pinned) pin = nullptr;
     }
   }

@@ -19,6 +19,7 @@
 #include <initializer_list>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "anonx.h"
 #include "model_rig.h"
@@ -212,6 +213,58 @@ TEST_P(Paths, ForkOfPinnedPageCopiesForTheChild) {
 
 // B5 replayed: a fork that ignores pins shares the pinned page; the parent's
 // next write then COWs away from it.
+// MADV_DONTFORK (VM_DONTCOPY), the pre-5.9 workaround for RDMA buffers: fork
+// leaves the VMA out of the child, so a pinned page stays mapped, writable
+// and exclusive in the parent alone, with no early copy.
+TEST_P(Paths, ForkSkipsDontforkVmaAndLeavesItsPinnedPageAlone) {
+  world w(GetParam());
+  mm_struct mm(w.m), child(w.m);
+  ASSERT_TRUE(w.populate(mm, 42));
+  page *p = w.pin(mm, kA, kLongRW);
+  ASSERT_NE(p, nullptr);
+  const int refs = page_ref_count(p);
+  const unsigned long free0 = w.m.mem.nr_free_small();
+  for (auto &vma : mm.vmas) vma.vm_flags |= VM_DONTCOPY;  // madvise(MADV_DONTFORK)
+  ASSERT_EQ(dup_mmap(w.env, child, mm), 0);
+  EXPECT_TRUE(child.vmas.empty()) << "the VMA is not copied";
+  EXPECT_FALSE(pte_present(w.entry(child, kA)));
+  EXPECT_EQ(w.m.mem.nr_free_small(), free0) << "no early copy for a VMA the child lacks";
+  EXPECT_EQ(w.page_at(mm, kA), p);
+  EXPECT_TRUE(pte_write(w.entry(mm, kA)));
+  if (w.env.has_anon_exclusive()) {
+    EXPECT_TRUE(excl(p));
+  }
+  EXPECT_EQ(page_mapcount(p), 1);
+  EXPECT_EQ(page_ref_count(p), refs);
+  unpin_user_page(w.env, p);
+  w.finish({&child, &mm});
+}
+
+// Early COW of a pinned page needs a page for the child: with none left,
+// fork fails with -ENOMEM (copy_present_page), and the parent keeps its
+// pinned page as it was.
+TEST_P(Paths, ForkOfPinnedPageFailsWithEnomemWhenNoPageIsLeft) {
+  world w(GetParam());
+  mm_struct mm(w.m), child(w.m);
+  ASSERT_TRUE(w.populate(mm, 42));
+  page *p = w.pin(mm, kA, kLongRW);
+  ASSERT_NE(p, nullptr);
+  // The child's page table first (so the copy reaches the PTE), then every
+  // free frame held.
+  ASSERT_EQ(__pte_alloc(w.env, child, kA), VM_FAULT_OK);
+  std::vector<page *> held;
+  while (page *q = w.env.alloc_page(0)) held.push_back(q);
+  ASSERT_FALSE(held.empty());
+  EXPECT_EQ(dup_mmap(w.env, child, mm), -ENOMEM);
+  EXPECT_FALSE(pte_present(w.entry(child, kA))) << "no child PTE without a copy";
+  EXPECT_EQ(w.page_at(mm, kA), p);
+  EXPECT_TRUE(pte_write(w.entry(mm, kA)));
+  EXPECT_EQ(page_mapcount(p), 1);
+  for (page *q : held) w.env.put_page(q);
+  unpin_user_page(w.env, p);
+  w.finish({&child, &mm});
+}
+
 TEST_P(Paths, ForkIgnoringPinsLosesThePin) {
   world w(GetParam(), mutant::b5_fork_ignores_pins);
   mm_struct mm(w.m), child(w.m);

@@ -16,11 +16,16 @@ where the flush IPI (the IRQ-off section counters) is the synchronisation.
 Relaxed orders have nothing weaker: they are listed with that argument.
 Sites no pair reaches are coverage gaps of the Relacy back end.
 
-The x86 real-thread column: anonx-stress has no per-site weakening. Where a
-catalogue mutant removes exactly the barrier at a site (the barrier is
-guarded by `!mutant_is(mutant::X)`), the column gives that mutant's verdict
-on x86 from the latest stress kill matrix (--killmatrix); elsewhere it says
-"not measured".
+The x86 real-thread column: each site weakened in the real-thread harness on
+x86 hardware, from a report of tools/mutate.py's schemata engine (--x86,
+`mutate.py --run --filter delete-barrier --filter weaken-order --checks
+stress-x86,coverage`): the barrier deleted or the order one step weaker
+(every alternative), built into anonx-stress, and the presets (x86
+platform) then the coverage cells run against it: killed (the invariant
+and the wall time to detection) or survived. A site the report lacks falls
+back to the catalogue mutant that removes exactly its barrier (guarded by
+`!mutant_is(mutant::X)`), from the latest stress kill matrix
+(--killmatrix); else "not measured".
 
 Writes results/barriers-<date>-<sha>.json (temporary file, then renamed).
 """
@@ -167,10 +172,24 @@ def run_weakened(check, file, line, iterations, args=V62_ARGS):
             'cells': len(runs)}
 
 
-def x86_column(site, killmatrix):
-    """The real-thread harness on x86 hardware, through the mutant that
-    removes exactly this barrier: its kill-matrix verdict on each platform
-    (x86: the flush waits for GUP-fast; rcu: it does not)."""
+def x86_column(site, killmatrix, weakened=None):
+    """The real-thread harness on x86 hardware: the site weakened by
+    mutate.py's schemata engine, or else the catalogue mutant that removes
+    exactly this barrier: its kill-matrix verdict on each platform (x86:
+    the flush waits for GUP-fast; rcu: it does not)."""
+    runs = (weakened or {}).get((site['file'], site['line']), [])
+    runs = [m for m in runs if (m['operator'] == 'delete-barrier') ==
+            (not site['kind'].startswith('memory_order_'))]
+    if runs:
+        killed = [m for m in runs if m['verdict'].startswith('killed')]
+        col = {'measured': True, 'via': 'schemata', 'killed': bool(killed),
+               'mutants': [{'id': m['id'], 'diff': m['diff'].splitlines()[-1] if m['diff']
+                            else '', 'verdict': m['verdict'], 'detail': m['detail'],
+                            'run_s': m['run_s']} for m in runs]}
+        if killed:
+            col['detail'] = killed[0]['detail']
+            col['wall_s'] = killed[0]['run_s']
+        return col
     m = site.get('mutant')
     if not m:
         return {'measured': False,
@@ -249,6 +268,9 @@ def main(argv):
     ap.add_argument('--core', default='core')
     ap.add_argument('--iterations', type=int, default=20000)
     ap.add_argument('--killmatrix', default='')
+    ap.add_argument('--x86', default='', metavar='MUTATE_REPORT',
+                    help='the x86 column from this anonx-mutate/1 report (sites weakened in '
+                         'anonx-stress by the schemata engine)')
     ap.add_argument('--out', default='')
     ap.add_argument('--reuse', default='',
                     help='take the Relacy results of an earlier barriers-*.json from the same '
@@ -265,6 +287,12 @@ def main(argv):
         with open(km_file) as f:
             killmatrix = json.load(f).get('kill_matrix', [])
 
+    weakened = {}
+    if a.x86:
+        with open(a.x86) as f:
+            for m in json.load(f)['mutants']:
+                if m['operator'] in ('delete-barrier', 'weaken-order'):
+                    weakened.setdefault((m['file'], m['line']), []).append(m)
     sites = enumerate_sites(a.core)
     source = {}
     for s in sites:
@@ -291,7 +319,7 @@ def main(argv):
         row = dict(s)
         n = reached_line(reached, s, source)
         row['reached'] = n is not None
-        row['x86_real_threads'] = x86_column(s, killmatrix)
+        row['x86_real_threads'] = x86_column(s, killmatrix, weakened)
         if s['kind'] == 'memory_order_relaxed':
             row['relacy'] = {'run': False}
             row['argument'] = RELAXED
@@ -325,6 +353,7 @@ def main(argv):
            'context': {'git_sha': sha, 'date': datetime.datetime.now(
                datetime.timezone.utc).isoformat(timespec='seconds'),
                'check': a.check, 'iterations': a.iterations, 'killmatrix': km_file,
+               'x86_report': a.x86,
                'search': 'random: ' + ' '.join(V62_ARGS) + '; survivors again with ' +
                ' '.join(V519_ARGS)},
            'summary': {'sites': len(rows),

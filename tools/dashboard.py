@@ -84,8 +84,10 @@ def load_extra(results):
     accounting) and check-*.json (anonx-check runs and kill matrices)."""
     barriers, checks = [], []
     for base, doc in json_files(results):
-        if not base.startswith(('barriers-', 'check-')):
+        if not base.startswith(('barriers-', 'check-', 'mutate-')):
             continue
+        if base.startswith('mutate-'):
+            continue  # load_mutate
         if doc.get('schema') == BARRIERS_SCHEMA:
             barriers.append((base, doc))
         elif doc.get('schema') in CHECK_SCHEMAS:
@@ -93,11 +95,73 @@ def load_extra(results):
     return barriers, checks
 
 
+def load_mutate(results):
+    """Mutation campaigns (anonx-mutate/1) and named-twin reports, oldest first."""
+    campaigns, named = [], []
+    for base, doc in json_files(results):
+        if not base.startswith('mutate-'):
+            continue
+        if doc.get('schema') == 'anonx-mutate/1' and 'sample' not in base:
+            campaigns.append((base, doc))
+        elif doc.get('schema') == 'anonx-mutate-named/1':
+            named.append((base, doc))
+    key = lambda r: (str(r[1].get('context', {}).get('date', '')), r[0])  # noqa: E731
+    return sorted(campaigns, key=key), sorted(named, key=key)
+
+
+def mutation_section(results):
+    """The latest campaign: kill rate, per file and function, the survivors
+    with their diffs; the named mutants against their twins."""
+    campaigns, named = load_mutate(results)
+    parts = ['<h2>Mutation campaigns (tools/mutate.py)</h2>']
+    if not campaigns:
+        return parts + ['<p>No mutate-*.json campaign.</p>']
+    for base, doc in campaigns[-2:]:
+        ms = doc.get('mutants', [])
+        counted = [m for m in ms if m.get('verdict') != 'equivalent']
+        killed = sum(m.get('verdict', '').startswith('killed') for m in counted)
+        parts.append('<h3>%s</h3>' % esc(base))
+        verdicts = {}
+        for m in ms:
+            verdicts[m.get('verdict')] = verdicts.get(m.get('verdict'), 0) + 1
+        parts.append('<p>%d mutants: %s. Kill rate over non-equivalent mutants: <b>%.1f%%</b> '
+                     '(%d of %d). Checks: %s.</p>' % (
+                         len(ms), ', '.join('%s %d' % kv for kv in sorted(verdicts.items())),
+                         100.0 * killed / max(1, len(counted)), killed, len(counted),
+                         esc(', '.join(doc.get('context', {}).get('checks', [])))))
+        rows = {}
+        for m in counted:
+            r = rows.setdefault((m['file'], m['function']), [0, 0, 0])
+            r[0] += 1
+            r[1] += m['verdict'].startswith('killed')
+            r[2] += m['verdict'] == 'survived'
+        parts.append(table(['file', 'function', 'sites', 'killed', 'survived', 'kill rate'],
+                           [[f, fn, n, k, sv, '%.0f%%' % (100.0 * k / n)]
+                            for (f, fn), (n, k, sv) in sorted(rows.items())]))
+        surv = [m for m in ms if m.get('verdict') in ('survived', 'timeout')]
+        if surv:
+            parts.append('<h4>Survivors and timeouts (%d)</h4>' % len(surv))
+            parts.append(table(['id', 'verdict', 'diff'],
+                               [[m['id'], m['verdict'],
+                                 '<pre>%s</pre>' % esc('\n'.join(
+                                     l for l in m.get('diff', '').splitlines()
+                                     if l[:1] in '+-' and not l.startswith(('+++', '---'))))]
+                                for m in surv], raw_col=2))
+    if named:
+        base, doc = named[-1]
+        parts.append('<h3>Named mutants and their generated twins</h3><p>From %s.</p>' % esc(base))
+        parts.append(table(['named mutant', 'verdict', 'twin', 'twin verdict', 'same', 'note'],
+                           [[r['named'], r['verdict'], t['id'], t['verdict'],
+                             'yes' if t.get('same_verdict') else 'NO', r.get('note', '')]
+                            for r in doc.get('named', []) for t in r.get('twins', [])]))
+    return parts
+
+
 def load_runs(results):
     benches, stresses = [], []
     for base, doc in json_files(results):
-        if base.startswith(('barriers-', 'check-')):
-            continue  # load_extra
+        if base.startswith(('barriers-', 'check-', 'mutate-')):
+            continue  # load_extra, load_mutate
         if base.startswith('bench-') and isinstance(doc.get('benchmarks'), list):
             benches.append((base, doc))
         elif base.startswith('stress-') and doc.get('schema') == STRESS_SCHEMA:
@@ -348,13 +412,14 @@ def esc(v):
     return html.escape('' if v is None else str(v))
 
 
-def table(headers, rows, cls_col=None):
+def table(headers, rows, cls_col=None, raw_col=None):
+    """An HTML table; raw_col: a column already escaped (HTML of ours)."""
     h = ['<table><tr>' + ''.join('<th>%s</th>' % esc(x) for x in headers) + '</tr>']
     for r in rows:
         cells = []
         for i, x in enumerate(r):
             cls = ' class="%s"' % esc(x) if cls_col is not None and i == cls_col else ''
-            cells.append('<td%s>%s</td>' % (cls, esc(x)))
+            cells.append('<td%s>%s</td>' % (cls, x if i == raw_col else esc(x)))
         h.append('<tr>' + ''.join(cells) + '</tr>')
     h.append('</table>')
     return '\n'.join(h)
@@ -514,6 +579,9 @@ def build(results, out):
             x = r.get('x86_real_threads', {})
             if not x.get('measured'):
                 return x.get('note', '-')
+            if x.get('via') == 'schemata':
+                return ('killed: %s' % x.get('detail')) if x.get('killed') else (
+                    'survived (%s)' % ', '.join(m['verdict'] for m in x.get('mutants', [])))
             return '%s (%s%s)%s' % ('killed' if x.get('killed') else 'survived',
                                     x.get('via_mutant'),
                                     ' on ' + ','.join(x.get('killed_on', []))
@@ -530,6 +598,7 @@ def build(results, out):
                                         for r in doc.get('sites', [])))
     if not (runs or km or barriers):
         parts.append('<p>No check-*.json or barriers-*.json.</p>')
+    parts += mutation_section(results)
 
     parts.append('</body></html>')
     with open(os.path.join(out, 'index.html'), 'w') as f:
