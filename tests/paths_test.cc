@@ -480,6 +480,55 @@ TEST_P(Paths, GupFastWritePinOnWritablePteNeedsNoFallback) {
   w.finish({&mm});
 }
 
+// GUP over an address no VMA covers pins nothing (the kernel: -EFAULT).
+TEST_P(Paths, PinOfAnAddressWithNoVmaPinsNothing) {
+  world w(GetParam());
+  mm_struct mm(w.m);
+  ASSERT_TRUE(w.populate(mm, 42));
+  page *pages[1] = {nullptr};
+  EXPECT_LE(pin_user_pages_fast(w.env, mm, 100, 1, kLongRW, pages), 0);
+  EXPECT_EQ(pages[0], nullptr);
+  w.finish({&mm});
+}
+
+// A range GUP-fast covers only in part: GUP-fast pins the faulted-in page,
+// the slow path faults the next one in and pins it; the caller gets both,
+// each the page mapped at its address.
+TEST_P(Paths, PinOfTwoPagesFaultsTheSecondInOnTheSlowPath) {
+  world w(GetParam());
+  mm_struct mm(w.m);
+  ASSERT_TRUE(w.populate(mm, 42));
+  ASSERT_FALSE(pte_present(w.entry(mm, kA + 1)));
+  page *pages[2] = {nullptr, nullptr};
+  ASSERT_EQ(pin_user_pages_fast(w.env, mm, kA, 2, kLongRW, pages), 2);
+  EXPECT_EQ(pages[0], w.page_at(mm, kA));
+  EXPECT_EQ(pages[1], w.page_at(mm, kA + 1));
+  for (page *p : pages) {
+    EXPECT_TRUE(page_maybe_dma_pinned(p));
+    unpin_user_page(w.env, p);
+  }
+  w.finish({&mm});
+}
+
+// With no free page the fault behind the second page fails (VM_FAULT_OOM):
+// GUP returns the one page it pinned before it, and maps nothing more.
+TEST_P(Paths, PinStopsAtAPageItCannotFaultIn) {
+  world w(GetParam());
+  mm_struct mm(w.m);
+  ASSERT_TRUE(w.populate(mm, 42));
+  std::vector<page *> held;
+  while (page *q = w.env.alloc_page(0)) held.push_back(q);
+  page *pages[2] = {nullptr, nullptr};
+  EXPECT_EQ(pin_user_pages_fast(w.env, mm, kA, 2, kLongRW, pages), 1);
+  EXPECT_EQ(pages[0], w.page_at(mm, kA));
+  EXPECT_FALSE(pte_present(w.entry(mm, kA + 1)));
+  EXPECT_FALSE(w.write(mm, kA + 2, 7)) << "an anonymous fault with no free page fails (OOM)";
+  EXPECT_FALSE(pte_present(w.entry(mm, kA + 2)));
+  for (page *q : held) w.env.put_page(q);
+  if (pages[0]) unpin_user_page(w.env, pages[0]);
+  w.finish({&mm});
+}
+
 TEST_P(Paths, SlowGupWritePinFaultsInAndReturnsExclusivePage) {
   world w(GetParam());
   mm_struct mm(w.m);
