@@ -529,6 +529,21 @@ TEST_P(Paths, PinStopsAtAPageItCannotFaultIn) {
   w.finish({&mm});
 }
 
+// A write pin of a read-only mapping needs FOLL_FORCE: without it GUP
+// fails (the kernel's check_vma_flags: -EFAULT), even for the exclusive
+// anon page that a FOLL_FORCE write could follow.
+TEST_P(Paths, WritePinOfReadOnlyMappingNeedsFollForce) {
+  world w(GetParam());
+  mm_struct mm(w.m);
+  ASSERT_TRUE(w.populate(mm, 42));
+  ASSERT_EQ(mprotect(w.env, mm, 0, 16, false), 0);
+  ASSERT_FALSE(pte_write(w.entry(mm, kA)));
+  page *pages[1] = {nullptr};
+  EXPECT_LE(pin_user_pages(w.env, mm, kA, 1, FOLL_WRITE, pages), 0);
+  EXPECT_EQ(pages[0], nullptr);
+  w.finish({&mm});
+}
+
 TEST_P(Paths, SlowGupWritePinFaultsInAndReturnsExclusivePage) {
   world w(GetParam());
   mm_struct mm(w.m);
