@@ -544,6 +544,51 @@ TEST_P(Paths, WritePinOfReadOnlyMappingNeedsFollForce) {
   w.finish({&mm});
 }
 
+// write_protect_seq only makes GUP-fast back off while a fork copies: after
+// a fork has finished, a FOLL_FAST_ONLY pin of a new exclusive page works.
+TEST_P(Paths, GupFastPinsAgainOnceAForkHasFinished) {
+  world w(GetParam());
+  mm_struct mm(w.m);
+  ASSERT_TRUE(w.populate(mm, 42));
+  ASSERT_TRUE(w.fork_and_exit_child(mm));
+  ASSERT_TRUE(w.write(mm, kA + 1, 43));  // a new page, mapped writable
+  page *pages[1] = {nullptr};
+  EXPECT_EQ(pin_user_pages_fast(w.env, mm, kA + 1, 1, FOLL_WRITE | FOLL_FAST_ONLY, pages), 1);
+  EXPECT_EQ(pages[0], w.page_at(mm, kA + 1));
+  if (pages[0]) unpin_user_page(w.env, pages[0]);
+  w.finish({&mm});
+}
+
+// GUP-fast walks PMD by PMD: a range across a PMD boundary is pinned whole
+// by GUP-fast alone (FOLL_FAST_ONLY), each page the one at its address;
+// with a hole before the boundary it stops at the hole, pinning nothing
+// past it.
+TEST_P(Paths, GupFastAcrossAPmdBoundaryStopsAtTheFirstHole) {
+  world w(GetParam());
+  mm_struct mm(w.m);
+  constexpr unsigned long kStart = PTRS_PER_PTE - 4;  // 4 pages before the boundary, 4 after
+  mmap_region(w.env, mm, kStart - 4, 16, kRW);
+  for (unsigned long a = kStart; a < kStart + 8; a++) ASSERT_TRUE(w.write(mm, a, a));
+  page *pages[8] = {};
+  ASSERT_EQ(pin_user_pages_fast(w.env, mm, kStart, 8, FOLL_WRITE | FOLL_FAST_ONLY, pages), 8);
+  for (unsigned i = 0; i < 8; i++) {
+    EXPECT_EQ(pages[i], w.page_at(mm, kStart + i)) << i;
+    unpin_user_page(w.env, pages[i]);
+  }
+  madvise_dontneed(w.env, mm, kStart + 3, kStart + 4);  // the last page before the boundary
+  page *part[8] = {};
+  EXPECT_EQ(pin_user_pages_fast(w.env, mm, kStart, 8, FOLL_WRITE | FOLL_FAST_ONLY, part), 3);
+  for (unsigned i = 0; i < 8; i++) {
+    if (i < 3) {
+      EXPECT_EQ(part[i], w.page_at(mm, kStart + i)) << i;
+      if (part[i]) unpin_user_page(w.env, part[i]);
+    } else {
+      EXPECT_EQ(part[i], nullptr) << i;
+    }
+  }
+  w.finish({&mm});
+}
+
 TEST_P(Paths, SlowGupWritePinFaultsInAndReturnsExclusivePage) {
   world w(GetParam());
   mm_struct mm(w.m);
