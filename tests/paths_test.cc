@@ -1072,6 +1072,29 @@ TEST_P(Paths, SplitDroppingTheFlagIsCaughtByI9) {
   w.finish({&mm});
 }
 
+// copy_huge_pmd needs a page table to deposit for the child: with none
+// left, fork fails with -ENOMEM and the parent's THP stays as it was.
+TEST_P(Paths, ForkOfThpFailsWithEnomemWhenNoPageTableIsLeft) {
+  world w(GetParam());
+  mm_struct mm(w.m), child(w.m);
+  mmap_region(w.env, mm, kThp, 512, kRW | VM_HUGEPAGE);
+  ASSERT_TRUE(w.write(mm, kTa, 42));
+  ASSERT_TRUE(pmd_trans_huge(w.pmd(mm, kTa)));
+  page *head = w.thp_head(mm, kTa);
+  std::vector<long> held;
+  for (long t; (t = w.m.tables.alloc()) >= 0;) held.push_back(t);
+  EXPECT_EQ(dup_mmap(w.env, child, mm), -ENOMEM);
+  for (long t : held) w.m.tables.free(static_cast<unsigned long>(t));
+  EXPECT_TRUE(pmd_none(w.pmd(child, kTa)));
+  EXPECT_TRUE(pmd_trans_huge(w.pmd(mm, kTa)));
+  EXPECT_TRUE(pte_write(w.pmd(mm, kTa)));
+  if (w.env.has_anon_exclusive()) {
+    EXPECT_TRUE(excl(head));
+  }
+  EXPECT_EQ(page_ref_count(head), 1);
+  w.finish({&child, &mm});
+}
+
 TEST_P(Paths, ForkOfUnpinnedThpSharesThePmd) {
   world w(GetParam());
   mm_struct mm(w.m), child(w.m);
