@@ -859,9 +859,12 @@ def run(every, sites, args, argv):
         w = worker
         if args.engine == 'schemata' and site.id in unwoven:
             if fallback is None:  # a site the schemata cannot hold: patch and rebuild
+                # its own tree per shard: shards patch and rebuild concurrently
+                tag = 'rebuild-s%d' % args.shard[0] if args.shard else 'rebuild'
                 fallback = Worker(argparse.Namespace(**dict(
                     vars(args), engine='rebuild',
-                    workdir=args.workdir and args.workdir.rstrip('/') + '-rebuild')))
+                    workdir=(args.workdir.rstrip('/') + '-' + tag if args.workdir
+                             else os.path.join(TOP, 'build-mutate', tag)))))
                 prepared(fallback, args)
             w = fallback
         w.prepare(site)
