@@ -1051,6 +1051,13 @@ def merge(paths, out):
                 continue
             seen[m['id']] = m
             merged['mutants'].append(m)
+    # An id argued equivalent since it ran gets that verdict; what the run
+    # found stays beside it.
+    argued = equivalents()
+    for m in merged['mutants']:
+        if m['id'] in argued and m['verdict'] != 'equivalent':
+            m['run_verdict'], m['run_detail'] = m['verdict'], m['detail']
+            m['verdict'], m['detail'] = 'equivalent', argued[m['id']]
     merged['mutants'].sort(key=lambda m: m['id'])
     write_report(out, merged)
 
