@@ -589,6 +589,32 @@ TEST_P(Paths, GupFastAcrossAPmdBoundaryStopsAtTheFirstHole) {
   w.finish({&mm});
 }
 
+// Faults that need memory and find none fail (VM_FAULT_OOM) and change
+// nothing: a first touch that needs a page table, and a COW that needs a
+// page for the copy.
+TEST_P(Paths, FaultsThatFindNoMemoryFailAndChangeNothing) {
+  world w(GetParam());
+  mm_struct mm(w.m), child(w.m);
+  ASSERT_TRUE(w.populate(mm, 42));
+  mmap_region(w.env, mm, 2 * PTRS_PER_PTE, 16, kRW);  // a PMD range with no table yet
+  std::vector<long> tables;
+  for (long t; (t = w.m.tables.alloc()) >= 0;) tables.push_back(t);
+  EXPECT_FALSE(w.write(mm, 2 * PTRS_PER_PTE, 7)) << "no page table left";
+  EXPECT_TRUE(pmd_none(w.pmd(mm, 2 * PTRS_PER_PTE)));
+  for (long t : tables) w.m.tables.free(static_cast<unsigned long>(t));
+  ASSERT_EQ(dup_mmap(w.env, child, mm), 0);
+  page *p = w.page_at(mm, kA);
+  std::vector<page *> held;
+  while (page *q = w.env.alloc_page(0)) held.push_back(q);
+  EXPECT_FALSE(w.write(mm, kA, 43)) << "no page for the COW copy";
+  EXPECT_EQ(w.page_at(mm, kA), p);
+  EXPECT_FALSE(pte_write(w.entry(mm, kA)));
+  for (page *q : held) w.env.put_page(q);
+  EXPECT_EQ(w.read(mm, kA), 42u);
+  EXPECT_EQ(w.read(child, kA), 42u);
+  w.finish({&child, &mm});
+}
+
 TEST_P(Paths, SlowGupWritePinFaultsInAndReturnsExclusivePage) {
   world w(GetParam());
   mm_struct mm(w.m);
