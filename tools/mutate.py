@@ -713,6 +713,11 @@ class Worker:
                 return 'timeout', '%s (no end within %.0f s)' % (name, left)
             if r.returncode == 0:
                 return None
+            if r.returncode == 2:  # bad usage (a named mutant this back end cannot run)
+                print('mutate: %s: not applicable: %s' % (name, (r.stdout + r.stderr).strip()
+                                                          .splitlines()[:1]),
+                      file=sys.stderr, flush=True)
+                return None
             return killed, '%s: %s (wall %.2f s)' % (
                 name, first_violation(report, r.returncode), time.monotonic() - t0)
         finally:
