@@ -959,8 +959,10 @@ def twins_of(sites):
     return found, stale
 
 
-def killed(verdict):
-    return verdict.startswith('killed')
+def detected(verdict):
+    """Killed, or timed out: a mutant that makes a check loop is caught too
+    (the check never ends), as mutation tools count a timeout."""
+    return verdict.startswith('killed') or verdict == 'timeout'
 
 
 def named_run(every, args, argv):
@@ -994,7 +996,7 @@ def named_run(every, args, argv):
                 worker.restore(site)
                 m = record(site, v, d, 0, time.monotonic() - t1, worker.engine)
                 m['source'] = 'run now'
-            m['same_verdict'] = killed(m['verdict']) == killed(verdict)
+            m['same_verdict'] = detected(m['verdict']) == detected(verdict)
             row['twins'].append(m)
         rows.append(row)
         for m in row['twins']:
@@ -1008,7 +1010,7 @@ def named_run(every, args, argv):
     write_report(out, report)
     same = sum(m['same_verdict'] for r in rows for m in r['twins'])
     total = sum(len(r['twins']) for r in rows)
-    print('named mutants with twins: %d; twins with the same verdict (killed or not): %d/%d; '
+    print('named mutants with twins: %d; twins with the same verdict (detected or not): %d/%d; '
           'no twin: %d' % (len(rows), same, total, len(NO_TWIN)))
     print('report: ' + os.path.relpath(out, TOP))
     return 0 if same == total else 1
