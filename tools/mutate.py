@@ -1021,6 +1021,44 @@ def default_report(ctx):
     return os.path.join(TOP, 'results', 'mutate-%s-%s.json' % (date, ctx['git_sha']))
 
 
+def campaign_summary(path):
+    """A report's verdicts, kill rate, throughput, per-file table and survivors."""
+    with open(path) as f:
+        report = json.load(f)
+    ms = report['mutants']
+    counts = {}
+    for m in ms:
+        counts[m['verdict']] = counts.get(m['verdict'], 0) + 1
+    counted = [m for m in ms if m['verdict'] != 'equivalent']
+    killed = sum(m['verdict'].startswith('killed') for m in counted)
+    timeouts = sum(m['verdict'] == 'timeout' for m in counted)
+    print('%s: %d mutants: %s' % (os.path.basename(path), len(ms), ', '.join(
+        '%s %d' % kv for kv in sorted(counts.items()))))
+    print('kill rate over the %d non-equivalent mutants: %.1f%% killed, %.1f%% detected '
+          '(killed or timed out)' % (len(counted), 100.0 * killed / max(1, len(counted)),
+                                     100.0 * (killed + timeouts) / max(1, len(counted))))
+    runs = [m['run_s'] for m in ms if m['verdict'] != 'equivalent']
+    builds = [b.get('build_s', 0) for b in report['context'].get('schemata', [])]
+    if runs:
+        print('run time per mutant: mean %.1f s, median %.1f s, max %.1f s; schemata builds '
+              '%s s' % (sum(runs) / len(runs), sorted(runs)[len(runs) // 2], max(runs),
+                        ', '.join('%.0f' % b for b in builds) or '-'))
+    files = {}
+    for m in counted:
+        r = files.setdefault(m['file'], [0, 0, 0, 0])
+        r[0] += 1
+        r[1] += m['verdict'].startswith('killed')
+        r[2] += m['verdict'] == 'timeout'
+        r[3] += m['verdict'] == 'survived'
+    print('%-20s %5s %6s %7s %8s %6s' % ('file', 'sites', 'killed', 'timeout', 'survived',
+                                         'rate'))
+    for f, (n, k, t, sv) in sorted(files.items()):
+        print('%-20s %5d %6d %7d %8d %5.0f%%' % (f, n, k, t, sv, 100.0 * k / n))
+    for m in ms:
+        if m['verdict'] in ('survived', 'timeout', 'equivalent'):
+            print('  %-9s %s' % (m['verdict'][:9], m['id']))
+
+
 def summary(mutants):
     """Sites, killed, survived and kill rate per file and function (equivalents left out)."""
     rows = {}
@@ -1091,6 +1129,8 @@ def main(argv):
     mode.add_argument('--list', action='store_true', help='print the sites (id, operator)')
     mode.add_argument('--run', action='store_true', help='build and check the selected mutants')
     mode.add_argument('--merge', nargs='+', metavar='REPORT', help='merge shard reports into --out')
+    mode.add_argument('--summary', metavar='REPORT',
+                      help="a report's verdicts, kill rate, run times, per-file table, survivors")
     mode.add_argument('--named', action='store_true',
                       help="the catalogue's named mutants against their generated twins")
     ap.add_argument('--filter', action='append', default=[],
@@ -1124,6 +1164,9 @@ def main(argv):
     ap.add_argument('--no-baseline', action='store_true',
                     help='do not check the unmutated tree first')
     args = ap.parse_args(argv)
+    if args.summary:
+        campaign_summary(args.summary)
+        return 0
     if args.merge:
         if not args.out:
             ap.error('--merge needs --out')
