@@ -23,8 +23,13 @@ ANONX_INLINE void lock_page(P *page) {
 }
 // Models: unlock_page() (mm/filemap.c folio_unlock, checked against
 // 6.1.192; no waiter wake-up): release, pairs with trylock_page's acquire.
+// The kernel's VM_BUG_ON_FOLIO(!folio_test_locked(folio)) is an oracle: a
+// path that unlocks a page it did not lock (or lost its lock bit to a plain
+// flag update) is caught here.
 template <class P>
 ANONX_INLINE void unlock_page(P *page) {
+  VM_BUG_ON_PFN(!test_bit(PG_locked, &compound_head(page)->flags), page->pfn,
+                "unlock_page of an unlocked page");
   clear_bit_unlock(PG_locked, &compound_head(page)->flags);
 }
 
