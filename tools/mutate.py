@@ -631,10 +631,29 @@ class Worker:
         else:
             shutil.copy2(os.path.join(TOP, site.file), os.path.join(self.src, site.file))
 
-    def checks(self, deadline):
-        """Run the stages until the first kill: (verdict, detail)."""
+    def core_headers(self, binary):
+        """The core/ headers a test binary's objects include (ninja's deps), or
+        None if unknown (then the stage runs for every mutant)."""
+        cache = self.__dict__.setdefault('_deps', {})
+        if binary not in cache:
+            stem = os.path.basename(binary)
+            obj = '%s.p/%s.cc.o' % (binary, stem)
+            r = subprocess.run(['ninja', '-C', self.build, '-t', 'deps', obj],
+                               capture_output=True, text=True)
+            heads = {'core/' + os.path.basename(l.strip()) for l in r.stdout.splitlines()
+                     if '/core/' in l}
+            cache[binary] = heads if r.returncode == 0 and heads else None
+        return cache[binary]
+
+    def checks(self, deadline, site=None):
+        """Run the stages until the first kill: (verdict, detail). A test
+        binary that does not include the mutated file is skipped: it runs the
+        unmutated code, so a failure there is the machine's, not the mutant's."""
         for name, binary, args in GTEST_STAGES:
             if name not in self.stages or self.mutant:  # the tests take no --mutant
+                continue
+            heads = self.core_headers(binary) if site else None
+            if heads is not None and site.file not in heads:
                 continue
             left = deadline - time.monotonic()
             if left <= 0:
@@ -876,7 +895,8 @@ def run(every, sites, args, argv):
         try:
             ok, build_s, error = w.compile() if w.engine == 'rebuild' else (True, 0.0, '')
             t0 = time.monotonic()
-            verdict, detail = (w.checks(t0 + args.budget) if ok else ('build-failed', error))
+            verdict, detail = (w.checks(t0 + args.budget, site) if ok
+                               else ('build-failed', error))
             run_s = time.monotonic() - t0
         finally:
             w.restore(site)
@@ -992,7 +1012,7 @@ def named_run(every, args, argv):
             else:
                 worker.prepare(site)
                 t1 = time.monotonic()
-                v, d = worker.checks(t1 + args.budget)
+                v, d = worker.checks(t1 + args.budget, site)
                 worker.restore(site)
                 m = record(site, v, d, 0, time.monotonic() - t1, worker.engine)
                 m['source'] = 'run now'
