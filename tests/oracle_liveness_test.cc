@@ -218,6 +218,21 @@ TEST(OracleLiveness, VmBugOn_FollowPagePteSharedPage) {
   exit_mmap(w.env, w.mm);
 }
 
+// unlock_page of a page whose PG_locked is clear: the kernel's
+// VM_BUG_ON_FOLIO in folio_unlock.
+TEST(OracleLiveness, VmBugOn_UnlockOfUnlockedPage) {
+  world w;
+  page *p = w.anon_page();
+  ASSERT_NE(p, nullptr);
+  ASSERT_TRUE(trylock_page(p));
+  unlock_page(p);
+  EXPECT_EQ(w.fired("VM_BUG_ON:unlock_page of an unlocked page"), 0u) << "a locked page";
+  unlock_page(p);
+  EXPECT_EQ(w.fired("VM_BUG_ON:unlock_page of an unlocked page"), 1u);
+  w.sink.reset();
+  exit_mmap(w.env, w.mm);
+}
+
 // Every PMD-mapped THP has one deposited PTE table: a split or a zap that
 // finds none, and a second deposit on the same PMD, are model bugs.
 TEST(OracleLiveness, VmBugOn_ThpWithoutDepositedTable) {
