@@ -125,6 +125,14 @@ struct scenario {
   const char *finding = nullptr;
 };
 
+// Known finding F1 (README, "Findings"), the verdict of both fork pairs on rcu.
+constexpr const char *kFindingF1 =
+    "finding F1: on rcu (arm64-like: an acquire-only spin_lock) fork orders "
+    "W(write_protect_seq) before R(MMF_HAS_PINNED, refcount) with smp_wmb only, as 6.1 and "
+    "6.12 do; GUP-fast's W(pin); smp_mb; R(seq) needs a full barrier there (SB pairing 3). "
+    "On x86 the PT lock's locked RMW is that barrier and the pair is clean. See README, "
+    "Findings";
+
 const std::vector<scenario> &scenarios() {
   static const std::vector<scenario> table = {
       {"sb_clear_flag_vs_pin", "swapout_vs_gup_fast", "SB",
@@ -153,22 +161,12 @@ const std::vector<scenario> &scenarios() {
        "dup_mmap (write_protect_seq, copy_present_pte's pin check and write-protect) against a "
        "R/W GUP-fast pin (B6, pairing 3); fork alone takes locks",
        "I1 I2 I2-shared I11", false, run_pair<fork_pair<false>>, nullptr, "I2-shared,I1",
-       platform::rcu,
-       "finding F1: on rcu (arm64-like: an acquire-only spin_lock) fork orders "
-       "W(write_protect_seq) before R(MMF_HAS_PINNED, refcount) with smp_wmb only, as 6.1 and "
-       "6.12 do; GUP-fast's W(pin); smp_mb; R(seq) needs a full barrier there (SB pairing 3). "
-       "On x86 the PT lock's locked RMW is that barrier and the pair is clean. See README, "
-       "Findings"},
+       platform::rcu, kFindingF1},
       {"fork_vs_gup_fast_ro", "fork_vs_gup_fast", "SB",
        "the same against a R/O GUP-fast pin: a page fork has shared must be unshared, so "
        "GUP-fast backs off (B6, pairing 3)",
        "I1 I2 I2-shared I11", false, run_pair<fork_pair<true>>, nullptr, "I2-shared,I1",
-       platform::rcu,
-       "finding F1: on rcu (arm64-like: an acquire-only spin_lock) fork orders "
-       "W(write_protect_seq) before R(MMF_HAS_PINNED, refcount) with smp_wmb only, as 6.1 and "
-       "6.12 do; GUP-fast's W(pin); smp_mb; R(seq) needs a full barrier there (SB pairing 3). "
-       "On x86 the PT lock's locked RMW is that barrier and the pair is clean. See README, "
-       "Findings"},
+       platform::rcu, kFindingF1},
       {"fork_vs_pin", "fork_vs_pin", "", "fork of a pinned page", "", false, nullptr,
        "both sides take mmap_lock and PT locks (no lockless side): nothing for a memory-model "
        "search"},
