@@ -82,6 +82,24 @@ struct world : model_rig {
     EXPECT_TRUE(cpu_access(env, mm, addr, 0, false, &v));
     return v;
   }
+  // Out of memory on demand: every free frame (or page table) taken, and
+  // given back.
+  std::vector<page *> hold_free_pages() {
+    std::vector<page *> held;
+    while (page *q = env.alloc_page(0)) held.push_back(q);
+    return held;
+  }
+  void release(const std::vector<page *> &held) {
+    for (page *q : held) env.put_page(q);
+  }
+  std::vector<long> hold_free_tables() {
+    std::vector<long> held;
+    for (long t; (t = m.tables.alloc()) >= 0;) held.push_back(t);
+    return held;
+  }
+  void release(const std::vector<long> &held) {
+    for (long t : held) m.tables.free(static_cast<unsigned long>(t));
+  }
   // What a device reads through a pin or a FOLL_GET reference.
   uint64_t dma_read(page *p) { return m.mem.read_word(p->pfn, 0); }
 
@@ -252,15 +270,14 @@ TEST_P(Paths, ForkOfPinnedPageFailsWithEnomemWhenNoPageIsLeft) {
   // The child's page table first (so the copy reaches the PTE), then every
   // free frame held.
   ASSERT_EQ(__pte_alloc(w.env, child, kA), VM_FAULT_OK);
-  std::vector<page *> held;
-  while (page *q = w.env.alloc_page(0)) held.push_back(q);
+  const std::vector<page *> held = w.hold_free_pages();
   ASSERT_FALSE(held.empty());
   EXPECT_EQ(dup_mmap(w.env, child, mm), -ENOMEM);
   EXPECT_FALSE(pte_present(w.entry(child, kA))) << "no child PTE without a copy";
   EXPECT_EQ(w.page_at(mm, kA), p);
   EXPECT_TRUE(pte_write(w.entry(mm, kA)));
   EXPECT_EQ(page_mapcount(p), 1);
-  for (page *q : held) w.env.put_page(q);
+  w.release(held);
   unpin_user_page(w.env, p);
   w.finish({&child, &mm});
 }
@@ -516,15 +533,14 @@ TEST_P(Paths, PinStopsAtAPageItCannotFaultIn) {
   world w(GetParam());
   mm_struct mm(w.m);
   ASSERT_TRUE(w.populate(mm, 42));
-  std::vector<page *> held;
-  while (page *q = w.env.alloc_page(0)) held.push_back(q);
+  const std::vector<page *> held = w.hold_free_pages();
   page *pages[2] = {nullptr, nullptr};
   EXPECT_EQ(pin_user_pages_fast(w.env, mm, kA, 2, kLongRW, pages), 1);
   EXPECT_EQ(pages[0], w.page_at(mm, kA));
   EXPECT_FALSE(pte_present(w.entry(mm, kA + 1)));
   EXPECT_FALSE(w.write(mm, kA + 2, 7)) << "an anonymous fault with no free page fails (OOM)";
   EXPECT_FALSE(pte_present(w.entry(mm, kA + 2)));
-  for (page *q : held) w.env.put_page(q);
+  w.release(held);
   if (pages[0]) unpin_user_page(w.env, pages[0]);
   w.finish({&mm});
 }
@@ -597,19 +613,17 @@ TEST_P(Paths, FaultsThatFindNoMemoryFailAndChangeNothing) {
   mm_struct mm(w.m), child(w.m);
   ASSERT_TRUE(w.populate(mm, 42));
   mmap_region(w.env, mm, 2 * PTRS_PER_PTE, 16, kRW);  // a PMD range with no table yet
-  std::vector<long> tables;
-  for (long t; (t = w.m.tables.alloc()) >= 0;) tables.push_back(t);
+  const std::vector<long> tables = w.hold_free_tables();
   EXPECT_FALSE(w.write(mm, 2 * PTRS_PER_PTE, 7)) << "no page table left";
   EXPECT_TRUE(pmd_none(w.pmd(mm, 2 * PTRS_PER_PTE)));
-  for (long t : tables) w.m.tables.free(static_cast<unsigned long>(t));
+  w.release(tables);
   ASSERT_EQ(dup_mmap(w.env, child, mm), 0);
   page *p = w.page_at(mm, kA);
-  std::vector<page *> held;
-  while (page *q = w.env.alloc_page(0)) held.push_back(q);
+  const std::vector<page *> held = w.hold_free_pages();
   EXPECT_FALSE(w.write(mm, kA, 43)) << "no page for the COW copy";
   EXPECT_EQ(w.page_at(mm, kA), p);
   EXPECT_FALSE(pte_write(w.entry(mm, kA)));
-  for (page *q : held) w.env.put_page(q);
+  w.release(held);
   EXPECT_EQ(w.read(mm, kA), 42u);
   EXPECT_EQ(w.read(child, kA), 42u);
   w.finish({&child, &mm});
@@ -1107,10 +1121,9 @@ TEST_P(Paths, ForkOfThpFailsWithEnomemWhenNoPageTableIsLeft) {
   ASSERT_TRUE(w.write(mm, kTa, 42));
   ASSERT_TRUE(pmd_trans_huge(w.pmd(mm, kTa)));
   page *head = w.thp_head(mm, kTa);
-  std::vector<long> held;
-  for (long t; (t = w.m.tables.alloc()) >= 0;) held.push_back(t);
+  const std::vector<long> held = w.hold_free_tables();
   EXPECT_EQ(dup_mmap(w.env, child, mm), -ENOMEM);
-  for (long t : held) w.m.tables.free(static_cast<unsigned long>(t));
+  w.release(held);
   EXPECT_TRUE(pmd_none(w.pmd(child, kTa)));
   EXPECT_TRUE(pmd_trans_huge(w.pmd(mm, kTa)));
   EXPECT_TRUE(pte_write(w.pmd(mm, kTa)));
