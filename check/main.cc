@@ -128,10 +128,11 @@ struct scenario {
 // Known finding F1 (README, "Findings"), the verdict of both fork pairs on rcu.
 constexpr const char *kFindingF1 =
     "finding F1: on rcu (arm64-like: an acquire-only spin_lock) fork orders "
-    "W(write_protect_seq) before R(MMF_HAS_PINNED, refcount) with smp_wmb only, as 6.1 and "
-    "6.12 do; GUP-fast's W(pin); smp_mb; R(seq) needs a full barrier there (SB pairing 3). "
-    "On x86 the PT lock's locked RMW is that barrier and the pair is clean. See README, "
-    "Findings";
+    "W(write_protect_seq) before its R(MMF_HAS_PINNED) with smp_wmb only, as 6.1 and 6.12 do; "
+    "GUP-fast's W(MMF_HAS_PINNED); smp_mb; R(seq) needs a full barrier there (SB pairing 3): "
+    "a first pin racing with fork can be shared with the child. The refcount half of the check "
+    "is safe (fork_vs_gup_fast_haspinned is clean). On x86 the PT lock's locked RMW is that "
+    "barrier and the pair is clean. See README, Findings";
 
 const std::vector<scenario> &scenarios() {
   static const std::vector<scenario> table = {
@@ -167,6 +168,11 @@ const std::vector<scenario> &scenarios() {
        "GUP-fast backs off (B6, pairing 3)",
        "I1 I2 I2-shared I11", false, run_pair<fork_pair<true>>, nullptr, "I2-shared,I1",
        platform::rcu, kFindingF1},
+      {"fork_vs_gup_fast_haspinned", "fork_vs_gup_fast", "SB",
+       "the same R/W pair in a process that has pinned before (MMF_HAS_PINNED set in the "
+       "set-up): fork's pin check reads the refcount, the word its get_page and GUP-fast's pin "
+       "both modify (B6, pairing 3)",
+       "I1 I2 I2-shared I11", false, run_pair<fork_pair<false, true>>, nullptr},
       {"fork_vs_pin", "fork_vs_pin", "", "fork of a pinned page", "", false, nullptr,
        "both sides take mmap_lock and PT locks (no lockless side): nothing for a memory-model "
        "search"},

@@ -213,7 +213,7 @@ struct migrate_pair : pair_world {
 // takes locks (mmap_lock, the PT locks): G takes none. The oracles of the
 // stress scenario: a committed pin is exclusive (I1), still mapped (I2), and
 // not shared with the child (I2-shared).
-template <bool RO>
+template <bool RO, bool HasPinned = false>
 struct fork_pair : pair_world {
   check_page *p = nullptr;
   check_page *pin = nullptr;
@@ -228,6 +228,10 @@ struct fork_pair : pair_world {
     // an allocator may issue, between write_protect_seq and the pin check;
     // and a search short enough to reach GUP-fast inside fork's copy.
     __pte_alloc(env[0], child, A);
+    // HasPinned: the process pinned pages before (MMF_HAS_PINNED already
+    // set, as for any RDMA or io_uring user after its first pin), so fork's
+    // decision rests on the refcount alone.
+    if (HasPinned) mm_set_has_pinned_flag(mm);
   }
   void thread(unsigned i) {
     if (i == 0) {
