@@ -17,15 +17,17 @@ Relaxed orders have nothing weaker: they are listed with that argument.
 Sites no pair reaches are coverage gaps of the Relacy back end.
 
 The x86 real-thread column: each site weakened in the real-thread harness on
-x86 hardware, from a report of tools/mutate.py's schemata engine (--x86,
-`mutate.py --run --filter delete-barrier --filter weaken-order --checks
-stress-x86,coverage`): the barrier deleted or the order one step weaker
-(every alternative), built into anonx-stress, and the presets (x86
-platform) then the coverage cells run against it: killed (the invariant
-and the wall time to detection) or survived. A site the report lacks falls
-back to the catalogue mutant that removes exactly its barrier (guarded by
-`!mutant_is(mutant::X)`), from the latest stress kill matrix
-(--killmatrix); else "not measured".
+x86 hardware, from one or more reports of tools/mutate.py's schemata engine
+(--x86 REPORT, repeatable; `mutate.py --run --filter delete-barrier --filter
+weaken-order --checks stress-x86,coverage`, and the same with `--checks
+stress-rcu`): the barrier deleted or the order one step weaker (every
+alternative), built into anonx-stress, and the checks of that report run
+against it (the presets on platform x86, where the flush waits for GUP-fast,
+or on platform rcu, where it does not; the coverage cells): killed (the
+check, the invariant and the wall time to detection) or survived. A site the
+reports lack falls back to the catalogue mutant that removes exactly its
+barrier (guarded by `!mutant_is(mutant::X)`), from the latest stress kill
+matrix (--killmatrix); else "not measured".
 
 Writes results/barriers-<date>-<sha>.json (temporary file, then renamed).
 """
@@ -94,12 +96,15 @@ def enumerate_sites(core):
     sites = []
     for path in sorted(glob.glob(os.path.join(core, '*.h'))):
         name = 'core/' + os.path.basename(path)
-        if name == 'core/barriers.h':
-            continue  # the barriers' own implementations, not call sites
+        # core/barriers.h holds the barriers' own definitions (what smp_rmb()
+        # and the rest issue on real threads): rows of their own, marked.
+        definition = name == 'core/barriers.h'
         with open(path) as f:
             lines = f.read().split('\n')
         for i, line in enumerate(lines):
             code = code_part(line)
+            if definition and not ORDER.search(code) and not BARRIER.search(code):
+                continue
             for m in BARRIER.finditer(code):
                 sites.append({'site': '%s:%d' % (name, i + 1), 'file': name, 'line': i + 1,
                               'kind': m.group(1), 'function': enclosing_function(lines, i),
@@ -110,6 +115,9 @@ def enumerate_sites(core):
                               'kind': 'memory_order_' + m.group(1),
                               'function': enclosing_function(lines, i),
                               'pairs_with': pairs_with(lines, i), 'mutant': None})
+    for site in sites:
+        if site['file'] == 'core/barriers.h':
+            site['definition'] = True
     return sites
 
 
@@ -159,7 +167,9 @@ def run_weakened(check, file, line, iterations, args=V62_ARGS):
         os.unlink(path)
     if rc not in (0, 1):
         raise RuntimeError('anonx-check exited %d for %s:%d' % (rc, file, line))
-    killed = [r for r in runs if r['failed']]
+    # A cell of a known finding that reproduced is not failed; one that did
+    # not reproduce is failed without a verdict: neither is a kill.
+    killed = [r for r in runs if r['failed'] and r.get('verdict')]
     total = sum(r['schedules'] for r in runs)
     secs = sum(r['seconds'] for r in runs)
     if not killed:
@@ -181,10 +191,13 @@ def x86_column(site, killmatrix, weakened=None):
     runs = [m for m in runs if (m['operator'] == 'delete-barrier') ==
             (not site['kind'].startswith('memory_order_'))]
     if runs:
-        killed = [m for m in runs if m['verdict'].startswith('killed')]
+        killed = sorted((m for m in runs if m['verdict'].startswith('killed')),
+                        key=lambda m: m['run_s'])
         col = {'measured': True, 'via': 'schemata', 'killed': bool(killed),
-               'mutants': [{'id': m['id'], 'diff': m['diff'].splitlines()[-1] if m['diff']
-                            else '', 'verdict': m['verdict'], 'detail': m['detail'],
+               'checks': sorted({m['checks'] for m in runs}),
+               'mutants': [{'id': m['id'], 'checks': m['checks'],
+                            'diff': m['diff'].splitlines()[-1] if m['diff'] else '',
+                            'verdict': m['verdict'], 'detail': m['detail'],
                             'run_s': m['run_s']} for m in runs]}
         if killed:
             col['detail'] = killed[0]['detail']
@@ -206,6 +219,46 @@ def x86_column(site, killmatrix, weakened=None):
         col['median_s'] = min(e['median_s'] for e in killed)
         col['killed_on'] = sorted({e.get('platform', 'x86') for e in killed})
     return col
+
+
+# Why a site weakened in anonx-stress survives on x86 hardware. x86 keeps
+# every order but store->load (TSO), and the C++ orders lower to the same
+# instructions whatever their strength (loads and non-seq_cst stores: MOV;
+# every RMW: LOCK-prefixed; acquire and release fences: nothing), so only a
+# deleted full barrier between a store and a later load can show there, and
+# a weakened order changes only what the compiler may move.
+X86_FULL_BARRIER = {
+    ('core/rmap.h', 'share_check_pinned'):
+        'x86: (A1)\'s ptep_get_and_clear is an XCHG, itself a full barrier, between the PTE '
+        'clear and the pin check (arm64\'s is xchg_relaxed: Relacy\'s column)',
+    ('core/cpu.h', 'wait_for_sections'):
+        'x86: every caller clears the PTE or PMD with an XCHG (a full barrier) just before '
+        '(ptep_get_and_clear, pmdp_collapse_flush, free_pgtables)',
+    ('core/cpu.h', 'local_irq_disable'):
+        'x86 may hold the section-open store past GUP-fast\'s PMD and PTE loads (store->load): '
+        'a real window, a store buffer\'s drain time, that the stress presets did not hit in '
+        'their run; from 6.1 the flag path\'s barriers and (B4) back it up, on v5.19 the IPI '
+        'needs it (Relacy\'s v5.19 search)',
+}
+X86_COMPILER_ONLY = ('x86: a compiler barrier only (TSO keeps load->load and store->store '
+                     'order, and the RMW before smp_mb__after_atomic is LOCK-prefixed): '
+                     'deleted, no instruction\'s order changes on the hardware')
+X86_SAME_INSN = ('x86: the weakened order lowers to the same instruction (MOV for loads and '
+                 'non-seq_cst stores, LOCK-prefixed for every RMW, nothing for acquire and '
+                 'release fences): only the compiler\'s freedom changes, and the stress '
+                 'checks did not show a move')
+
+
+def x86_argument(site, col):
+    """Why the x86 column survived, or None (killed, or not measured)."""
+    if not col.get('measured') or col.get('killed'):
+        return None
+    if site['kind'].startswith('memory_order_'):
+        return X86_SAME_INSN
+    if site['kind'] == 'smp_mb':
+        return X86_FULL_BARRIER.get((site['file'], site['function']),
+                                    'x86: survived the stress checks; no argument recorded')
+    return X86_COMPILER_ONLY
 
 
 # Why a weakened site survives, where the reason is known: (file, function,
@@ -236,10 +289,26 @@ ARGUMENTS = {
     ('core/mm.h', 'alloc', 'memory_order_release'):
         'coverage gap: page tables are allocated in set-up',
     ('core/mm.h', 'raw_read_seqcount', 'smp_rmb'):
-        'coverage gap: pairs with fork\'s smp_wmb (write_protect_seq); no pair runs fork '
-        '(fork_vs_gup_fast does not fit the back end)',
+        'subsumed in the model: the smp_mb of local_irq_disable (cpu.h, the IRQ-off section '
+        'that an IPI waits for) follows it before any PTE read. On arm64 disabling IRQs '
+        'orders no memory access, so in the kernel this rmb is what orders R(seq) before the '
+        'walk: a limit of the model (README, what is not modelled), not of the kernel',
     ('core/mm.h', 'read_seqcount_retry', 'smp_rmb'):
-        'coverage gap: pairs with fork\'s smp_wmb (write_protect_seq); no pair runs fork',
+        'unneeded for the fork pairs from 6.1: smp_mb__after_atomic after the pin (gup.h) '
+        'orders the pin and (B4) before R(seq), which is the SB pairing with fork; a '
+        'write-protect that (B1) or (B4) sees makes GUP-fast back off on its own (the PTE '
+        'comparison, or gup_must_unshare\'s flag test for a R/O pin)',
+    ('core/mm.h', 'raw_write_seqcount_end', 'smp_wmb'):
+        'coverage gap of the search: it orders fork\'s write-protect before the even count, '
+        'for a GUP-fast that samples the count after fork; in the fork pairs GUP-fast\'s ~30 '
+        'events end inside fork\'s ~3,900-event copy of the PTE table in nearly every random '
+        'schedule, and a trial pair in which G waited for fork (a relaxed flag; not kept) '
+        'found no stale PTE read either: Relacy bounds staleness (3 stores of history; after '
+        'a yield, nothing older than what the thread had seen). LKMM needs it',
+    ('core/fork.h', 'copy_present_pte', 'memory_order_seq_cst'):
+        'unneeded: fork is ordered against GUP-fast by write_protect_seq, not by the '
+        'write-protect itself (arm64\'s ptep_set_wrprotect is a cmpxchg_relaxed loop; '
+        'x86\'s clear_bit is LOCK-prefixed)',
     ('core/rmap.h', 'page_published', 'smp_wmb'):
         'coverage gap: no pair publishes a new page (fault, COW) while GUP-fast walks',
     ('core/bitops.h', 'test_and_set_bit_lock', 'memory_order_acquire'):
@@ -257,8 +326,23 @@ ARGUMENTS = {
         'relies on this order (ksm.h says so)',
 }
 
+# Sites of a file that no Relacy pair runs, with the reason.
+FILE_ARGUMENTS = {
+    'core/ptl.h':
+        'not run under Relacy: the PT lock\'s word is core/ptl.h\'s std::atomic, not the back '
+        'end\'s, so Relacy sees neither its accesses nor their order (the fibers give mutual '
+        'exclusion exactly; the platform\'s lock ordering is the ANONX_LOCK_ACQUIRED hook: a '
+        'full barrier on x86, nothing beyond acquire on rcu); in every pair one side alone '
+        'takes a PT lock',
+}
+
 UNREACHED = ('not reached by any Relacy pair: a coverage gap of the back end (the path is '
              'not in a pair that fits it, see anonx-check --list)')
+DEFINITION = ('the definition of a barrier on real threads (core/barriers.h): weakening it '
+              'weakens every call site of that kind at once, which the x86 column measures; '
+              'under Relacy the fence comes from the back end\'s hook for each call site '
+              '(check/relacy_policy.h), and each call site is a row of its own, weakened '
+              'alone')
 RELAXED = 'relaxed: no weaker order; it orders nothing, so there is nothing to remove'
 
 
@@ -268,9 +352,9 @@ def main(argv):
     ap.add_argument('--core', default='core')
     ap.add_argument('--iterations', type=int, default=20000)
     ap.add_argument('--killmatrix', default='')
-    ap.add_argument('--x86', default='', metavar='MUTATE_REPORT',
+    ap.add_argument('--x86', action='append', default=[], metavar='MUTATE_REPORT',
                     help='the x86 column from this anonx-mutate/1 report (sites weakened in '
-                         'anonx-stress by the schemata engine)')
+                         'anonx-stress by the schemata engine); repeatable')
     ap.add_argument('--out', default='')
     ap.add_argument('--reuse', default='',
                     help='take the Relacy results of an earlier barriers-*.json from the same '
@@ -288,11 +372,13 @@ def main(argv):
             killmatrix = json.load(f).get('kill_matrix', [])
 
     weakened = {}
-    if a.x86:
-        with open(a.x86) as f:
-            for m in json.load(f)['mutants']:
-                if m['operator'] in ('delete-barrier', 'weaken-order'):
-                    weakened.setdefault((m['file'], m['line']), []).append(m)
+    for report in a.x86:
+        with open(report) as f:
+            doc = json.load(f)
+        checks = ','.join(c.split(' ')[0] for c in doc['context'].get('checks', []))
+        for m in doc['mutants']:
+            if m['operator'] in ('delete-barrier', 'weaken-order'):
+                weakened.setdefault((m['file'], m['line']), []).append(dict(m, checks=checks))
     sites = enumerate_sites(a.core)
     source = {}
     for s in sites:
@@ -320,12 +406,21 @@ def main(argv):
         n = reached_line(reached, s, source)
         row['reached'] = n is not None
         row['x86_real_threads'] = x86_column(s, killmatrix, weakened)
-        if s['kind'] == 'memory_order_relaxed':
+        xa = x86_argument(s, row['x86_real_threads'])
+        if xa:
+            row['x86_real_threads']['argument'] = xa
+        if s.get('definition'):
+            row['relacy'] = {'run': False}
+            row['argument'] = DEFINITION + (
+                '' if row['x86_real_threads'].get('measured') else
+                '; this line is not compiled on x86 real threads (the TSan or the non-x86 '
+                'branch), so neither back end runs it')
+        elif s['kind'] == 'memory_order_relaxed':
             row['relacy'] = {'run': False}
             row['argument'] = RELAXED
         elif n is None:
             row['relacy'] = {'run': False}
-            row['argument'] = UNREACHED
+            row['argument'] = FILE_ARGUMENTS.get(s['file'], UNREACHED)
         else:
             key = (s['file'], n)
             if key not in cache:

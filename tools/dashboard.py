@@ -562,7 +562,8 @@ def build(results, out):
         sm = doc.get('summary', {})
         parts.append('<h3>Barrier accounting: every barrier and memory order of core/</h3>')
         parts.append('<p>From %s: %s sites, killed under Relacy %s, killed on x86 real threads '
-                     '(through the mutant that removes the barrier) %s, argued %s, open %s.</p>'
+                     '(the site weakened in anonx-stress by the schemata engine, or else the mutant that '
+                     'removes its barrier) %s, argued %s, open %s.</p>'
                      % (esc(base), sm.get('sites'), sm.get('killed_relacy'), sm.get('killed_x86'),
                         sm.get('argued'), sm.get('open')))
 
@@ -580,8 +581,11 @@ def build(results, out):
             if not x.get('measured'):
                 return x.get('note', '-')
             if x.get('via') == 'schemata':
-                return ('killed: %s' % x.get('detail')) if x.get('killed') else (
-                    'survived (%s)' % ', '.join(m['verdict'] for m in x.get('mutants', [])))
+                return ('killed in %s: %s' % (fmt_s(x.get('wall_s')), x.get('detail'))
+                        ) if x.get('killed') else (
+                    'survived %d weakening(s) under %s%s' % (
+                        len(x.get('mutants', [])), ' and '.join(x.get('checks') or ['?']),
+                        ('; ' + x['argument']) if x.get('argument') else ''))
             return '%s (%s%s)%s' % ('killed' if x.get('killed') else 'survived',
                                     x.get('via_mutant'),
                                     ' on ' + ','.join(x.get('killed_on', []))

@@ -320,10 +320,23 @@ class Finder:
         """
         path = cur.extent.start.file.name
         head = self.text(path)[:cur.extent.start.offset].decode()
-        call = re.search(r'(?:\.|->|::)(\w+)\s*\(([^()]*(?:\([^()]*\)[^()]*)*)$', head)
+        # The innermost call still open at the order: scan back to its '(' at
+        # any depth of nested calls in the arguments before the order.
+        depth = 0
+        for k in range(len(head) - 1, -1, -1):
+            c = head[k]
+            if c == ')':
+                depth += 1
+            elif c == '(':
+                if depth == 0:
+                    break
+                depth -= 1
+        else:
+            return None
+        call = re.search(r'(?:\.|->|::)(\w+)\s*$', head[:k])
         if not call:
             return None
-        name, before = call.groups()
+        name, before = call.group(1), head[k + 1:]
         if name in ('load', 'store'):
             return name
         if name == 'atomic_thread_fence':
