@@ -92,6 +92,29 @@ def mutant_guard(lines, i):
     return None
 
 
+def build_branch(lines, i):
+    """'tsan' or 'non-x86' when line i is compiled only in the ThreadSanitizer
+    build or off x86 (an #if ANONX_TSAN branch, or the #else after an #elif
+    defined(__x86_64__)); else None."""
+    stack = []  # per open #if: the condition of the branch we are in
+    for line in lines[:i]:
+        t = line.strip()
+        if t.startswith('#if'):
+            stack.append(t)
+        elif t.startswith('#elif') and stack:
+            stack[-1] = t
+        elif t.startswith('#else') and stack:
+            stack[-1] = '#else after ' + stack[-1]
+        elif t.startswith('#endif') and stack:
+            stack.pop()
+    for cond in stack:
+        if cond.startswith('#if') and 'ANONX_TSAN' in cond and '!' not in cond:
+            return 'tsan'
+        if cond.startswith('#else after') and '__x86_64__' in cond:
+            return 'non-x86'
+    return None
+
+
 def enumerate_sites(core):
     sites = []
     for path in sorted(glob.glob(os.path.join(core, '*.h'))):
@@ -119,6 +142,22 @@ def enumerate_sites(core):
         if site['file'] == 'core/barriers.h':
             site['definition'] = True
     return sites
+
+
+def mark_branches(sites, source):
+    for site in sites:
+        b = build_branch(source[site['file']], site['line'] - 1)
+        if b:
+            site['build_only'] = b
+
+
+BRANCH_NOTE = {
+    'tsan': 'compiled only in the ThreadSanitizer build, where a barrier becomes an order '
+            'TSan can see (core/barriers.h): not in the x86 release build that the stress checks '
+            'run, nor in anonx-check',
+    'non-x86': 'compiled only off x86 (the portable fence where x86 uses a LOCK-prefixed '
+               'instruction or a compiler barrier): not in this machine\'s builds',
+}
 
 
 def reached_sites(check):
@@ -206,7 +245,8 @@ def x86_column(site, killmatrix, weakened=None):
     m = site.get('mutant')
     if not m:
         return {'measured': False,
-                'note': 'not measured: anonx-stress has no per-site weakening'}
+                'note': 'not measured: in no schemata report given (--x86) and guarded by no '
+                        'catalogue mutant'}
     cells = [e for e in killmatrix if e.get('mutant') == m]
     if not cells:
         return {'measured': False, 'mutant': m, 'note': 'mutant %s not in the kill matrix' % m}
@@ -385,6 +425,7 @@ def main(argv):
         if s['file'] not in source:
             with open(os.path.join(a.core, os.path.basename(s['file']))) as f:
                 source[s['file']] = f.read().split('\n')
+    mark_branches(sites, source)
     reached = reached_sites(a.check)
     rows = []
     cache = {}
@@ -406,6 +447,8 @@ def main(argv):
         n = reached_line(reached, s, source)
         row['reached'] = n is not None
         row['x86_real_threads'] = x86_column(s, killmatrix, weakened)
+        if s.get('build_only') and not row['x86_real_threads'].get('measured'):
+            row['x86_real_threads'] = {'measured': False, 'note': BRANCH_NOTE[s['build_only']]}
         xa = x86_argument(s, row['x86_real_threads'])
         if xa:
             row['x86_real_threads']['argument'] = xa
@@ -420,7 +463,8 @@ def main(argv):
             row['argument'] = RELAXED
         elif n is None:
             row['relacy'] = {'run': False}
-            row['argument'] = FILE_ARGUMENTS.get(s['file'], UNREACHED)
+            row['argument'] = (BRANCH_NOTE[s['build_only']] if s.get('build_only') else
+                               FILE_ARGUMENTS.get(s['file'], UNREACHED))
         else:
             key = (s['file'], n)
             if key not in cache:
