@@ -101,6 +101,8 @@ def load_mutate(results):
     for base, doc in json_files(results):
         if not base.startswith('mutate-'):
             continue
+        if base.startswith('mutate-barriers-'):
+            continue  # the barrier table's x86 column (barriers-*.json), not a campaign
         if doc.get('schema') == 'anonx-mutate/1' and 'sample' not in base:
             campaigns.append((base, doc))
         elif doc.get('schema') == 'anonx-mutate-named/1':
