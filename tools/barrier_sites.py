@@ -341,7 +341,7 @@ ARGUMENTS = {
     ('core/mm.h', 'raw_write_seqcount_end', 'smp_wmb'):
         'coverage gap of the search: it orders fork\'s write-protect before the even count, '
         'for a GUP-fast that samples the count after fork; in the fork pairs GUP-fast\'s ~30 '
-        'events end inside fork\'s ~3,900-event copy of the PTE table in nearly every random '
+        'events end inside fork\'s ~100 (its copy of the PTE table) in nearly every random '
         'schedule, and a trial pair in which G waited for fork (a relaxed flag; not kept) '
         'found no stale PTE read either: Relacy bounds staleness (3 stores of history; after '
         'a yield, nothing older than what the thread had seen). LKMM needs it',
