@@ -229,8 +229,6 @@ TEST_P(Paths, ForkOfPinnedPageCopiesForTheChild) {
   w.finish({&child, &mm});
 }
 
-// B5 replayed: a fork that ignores pins shares the pinned page; the parent's
-// next write then COWs away from it.
 // MADV_DONTFORK (VM_DONTCOPY), the pre-5.9 workaround for RDMA buffers: fork
 // leaves the VMA out of the child, so a pinned page stays mapped, writable
 // and exclusive in the parent alone, with no early copy.
@@ -282,6 +280,8 @@ TEST_P(Paths, ForkOfPinnedPageFailsWithEnomemWhenNoPageIsLeft) {
   w.finish({&child, &mm});
 }
 
+// B5 replayed: a fork that ignores pins shares the pinned page; the parent's
+// next write then COWs away from it.
 TEST_P(Paths, ForkIgnoringPinsLosesThePin) {
   world w(GetParam(), mutant::b5_fork_ignores_pins);
   mm_struct mm(w.m), child(w.m);
