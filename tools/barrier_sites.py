@@ -116,39 +116,32 @@ def build_branch(lines, i):
 
 
 def enumerate_sites(core):
+    """Every barrier call and explicit order of core/*.h. A site of
+    core/barriers.h (the barriers' own definitions, what smp_rmb() and the
+    rest issue on real threads) is marked `definition`; one compiled only
+    under TSan or off x86 is marked `build_only`."""
     sites = []
     for path in sorted(glob.glob(os.path.join(core, '*.h'))):
         name = 'core/' + os.path.basename(path)
-        # core/barriers.h holds the barriers' own definitions (what smp_rmb()
-        # and the rest issue on real threads): rows of their own, marked.
-        definition = name == 'core/barriers.h'
         with open(path) as f:
             lines = f.read().split('\n')
         for i, line in enumerate(lines):
             code = code_part(line)
-            if definition and not ORDER.search(code) and not BARRIER.search(code):
-                continue
-            for m in BARRIER.finditer(code):
-                sites.append({'site': '%s:%d' % (name, i + 1), 'file': name, 'line': i + 1,
-                              'kind': m.group(1), 'function': enclosing_function(lines, i),
-                              'pairs_with': pairs_with(lines, i),
-                              'mutant': mutant_guard(lines, i)})
-            for m in ORDER.finditer(code):
-                sites.append({'site': '%s:%d' % (name, i + 1), 'file': name, 'line': i + 1,
-                              'kind': 'memory_order_' + m.group(1),
-                              'function': enclosing_function(lines, i),
-                              'pairs_with': pairs_with(lines, i), 'mutant': None})
-    for site in sites:
-        if site['file'] == 'core/barriers.h':
-            site['definition'] = True
+            found = [{'kind': m.group(1), 'mutant': mutant_guard(lines, i)}
+                     for m in BARRIER.finditer(code)]
+            found += [{'kind': 'memory_order_' + m.group(1), 'mutant': None}
+                      for m in ORDER.finditer(code)]
+            for site in found:
+                site.update({'site': '%s:%d' % (name, i + 1), 'file': name, 'line': i + 1,
+                             'function': enclosing_function(lines, i),
+                             'pairs_with': pairs_with(lines, i)})
+                if name == 'core/barriers.h':
+                    site['definition'] = True
+                branch = build_branch(lines, i)
+                if branch:
+                    site['build_only'] = branch
+                sites.append(site)
     return sites
-
-
-def mark_branches(sites, source):
-    for site in sites:
-        b = build_branch(source[site['file']], site['line'] - 1)
-        if b:
-            site['build_only'] = b
 
 
 BRANCH_NOTE = {
@@ -425,7 +418,6 @@ def main(argv):
         if s['file'] not in source:
             with open(os.path.join(a.core, os.path.basename(s['file']))) as f:
                 source[s['file']] = f.read().split('\n')
-    mark_branches(sites, source)
     reached = reached_sites(a.check)
     rows = []
     cache = {}
