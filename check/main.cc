@@ -13,11 +13,12 @@
 
 #include "cli.h"
 #include "json.h"
+#include "registry.h"
 
 namespace anonx::check {
 namespace {
 
-using stress::json;
+using harness::json;
 
 const char *kUsage =
     "usage: anonx-check [--list [--json]] [--scenario NAME[,NAME]|all]\n"
@@ -105,116 +106,77 @@ pair_result run_pair(const rl::test_params &base) {
   return r;
 }
 
+// A scenario of the registry (harness/registry.cc) as this back end runs
+// it: its Relacy pair (pairs.h), or why there is none.
 struct scenario {
   const char *name;
-  const char *mirrors;  // the anonx-stress scenario (and mutant catalogue entry) it stands for
-  const char *shape;    // the pairing it checks (kernel-protocol §4)
+  harness::scenario_id id;
+  const char *shape;  // the pairing it checks
   const char *description;
   const char *oracles;
   bool bounded;         // small enough for the bounded and full searches (a persistent pair)
   runner run;           // nullptr: does not fit the back end
   const char *why_not;  // does not fit; or, with run, why it is not in --scenario all
-  // A known finding: on this platform the correct protocol fails the pair
-  // with one of these checks (comma-separated), as the kernel's own code
-  // allows (README, "Findings").
-  // Run like any cell, it must fail with that check (reported as the known
-  // finding reproduced); passing is a failure of the run (the finding is
-  // gone: update the table), as is failing with another check.
+  // A known finding (harness/registry.h relacy_def): run like any cell, the
+  // pair must fail with one of these checks there; passing is a failure of
+  // the run (the finding is gone: update the registry), as is failing with
+  // another check.
   const char *finding_check = nullptr;
   platform finding_platform = platform::rcu;
   const char *finding = nullptr;
 };
 
-// Known finding F1 (README, "Findings"), the verdict of both fork pairs on rcu.
-constexpr const char *kFindingF1 =
-    "finding F1: on rcu (arm64-like: an acquire-only spin_lock) fork orders "
-    "W(write_protect_seq) before its R(MMF_HAS_PINNED) with smp_wmb only, as 6.1 and 6.12 do; "
-    "GUP-fast's W(MMF_HAS_PINNED); smp_mb; R(seq) needs a full barrier there (SB pairing 3): "
-    "a first pin racing with fork can be shared with the child. The refcount half of the check "
-    "is safe (fork_vs_gup_fast_haspinned is clean). On x86 the PT lock's locked RMW is that "
-    "barrier and the pair is clean. See README, Findings";
-
+// The Relacy pair of each scenario that has one, in the order of --list and
+// --scenario all; every other scenario of the registry follows with the
+// reason it has none.
 const std::vector<scenario> &scenarios() {
-  static const std::vector<scenario> table = {
-      {"sb_clear_flag_vs_pin", "swapout_vs_gup_fast", "SB",
-       "the SB pair alone: swap-out's (A1)..(A4) (ptep_clear_flush_a1, "
-       "page_try_share_anon_rmap, set_pte_at) against gup_pte_range, R/W pin (§4.2)",
-       "I1 I2 I11", true, run_pair<sb_pair>, nullptr},
-      {"mp_ksm_vs_ro_pin", "ksm_vs_gup_fast", "MP",
-       "the MP pair alone: KSM's (A1)..(A4) on a R/O clean exclusive page, (A4) the same PTE "
-       "value, against gup_pte_range, R/O pin (§4.3)",
-       "I1 I2 I11", true, run_pair<mp_pair>, nullptr},
-      {"swapout_vs_gup_fast", "swapout_vs_gup_fast", "SB",
-       "try_to_unmap_one + page_try_share_anon_rmap (shrink_page) against a R/W GUP-fast pin of "
-       "a writable PTE (B7, pairing 1)",
-       "I1 I2 I11", false, run_pair<swapout_pair<false>>, nullptr},
-      {"swapout_vs_gup_fast_ro", "swapout_vs_gup_fast", "SB+MP",
-       "the same against a R/O pin of a R/O clean exclusive PTE: (B5) is consulted", "I1 I2 I11",
-       false, run_pair<swapout_pair<true>>, nullptr},
-      {"ksm_vs_gup_fast", "ksm_vs_gup_fast", "MP",
-       "KSM write_protect_page of a R/O clean exclusive page, (A4) the same PTE value, against a "
-       "R/O GUP-fast pin (B8, pairing 2)",
-       "I1 I2 I11", false, run_pair<ksm_pair>, nullptr},
-      {"migrate_vs_gup_fast", "migrate_vs_gup_fast", "SB",
-       "try_to_migrate_one + refcount freeze (migrate_page) against a R/W GUP-fast pin (B9)",
-       "I1 I2 I11", false, run_pair<migrate_pair>, nullptr},
-      {"fork_vs_gup_fast", "fork_vs_gup_fast", "SB",
-       "dup_mmap (write_protect_seq, copy_present_pte's pin check and write-protect) against a "
-       "R/W GUP-fast pin (B6, pairing 3); fork alone takes locks",
-       "I1 I2 I2-shared I11", false, run_pair<fork_pair<false>>, nullptr, "I2-shared,I1",
-       platform::rcu, kFindingF1},
-      {"fork_vs_gup_fast_ro", "fork_vs_gup_fast", "SB",
-       "the same against a R/O GUP-fast pin: a page fork has shared must be unshared, so "
-       "GUP-fast backs off (B6, pairing 3)",
-       "I1 I2 I2-shared I11", false, run_pair<fork_pair<true>>, nullptr, "I2-shared,I1",
-       platform::rcu, kFindingF1},
-      {"fork_vs_gup_fast_haspinned", "fork_vs_gup_fast", "SB",
-       "the same R/W pair in a process that has pinned before (MMF_HAS_PINNED set in the "
-       "set-up): fork's pin check reads the refcount, the word its get_page and GUP-fast's pin "
-       "both modify (B6, pairing 3)",
-       "I1 I2 I2-shared I11", false, run_pair<fork_pair<false, true>>, nullptr},
-      {"fork_vs_pin", "fork_vs_pin", "", "fork of a pinned page", "", false, nullptr,
-       "both sides take mmap_lock and PT locks (no lockless side): nothing for a memory-model "
-       "search"},
-      {"wp_fault_vs_pin", "wp_fault_vs_pin", "", "write fault vs pin", "", false, nullptr,
-       "both sides are PT-locked paths (slow GUP): no lockless side"},
-      {"vmsplice_cow", "vmsplice_cow", "", "vmsplice COW", "", false, nullptr,
-       "sequential logic bug (B3), no lockless side: anonx-stress and tests/negative show it"},
-      {"force_write_vs_zap", "force_write_vs_zap", "", "FOLL_FORCE vs zap", "", false, nullptr,
-       "PT-locked on both sides (slow GUP, zap): no lockless side"},
-      {"thp_collapse_vs_gup_fast", "thp_collapse_vs_gup_fast", "",
-       "khugepaged collapse vs GUP-fast", "", false, nullptr,
-       "state too large for a bounded search: a THP is 512 struct pages and a PTE table"},
-      {"thp_split_vs_pin", "thp_split_vs_pin", "", "THP split vs pin", "", false, nullptr,
-       "state too large for a bounded search: 512 subpage flags"},
-      {"swap_getref_odirect", "swap_getref_odirect", "", "O_DIRECT vs swap", "", false, nullptr,
-       "sequential logic bug (B11): three paths in turn, no memory-model question"},
-      {"flags_lock_vs_exclusive", "flags_lock_vs_exclusive", "", "B12 non-atomic flag update", "",
-       false, nullptr,
-       "needs a plain RMW on an atomic word (plain_word), which Relacy's atomics do not have"},
-      {"munmap_vs_gup_fast", "munmap_vs_gup_fast", "", "munmap vs GUP-fast", "", false, nullptr,
-       "page-table free waits on the IRQ-off section counters: a liveness check, not yet a "
-       "Relacy pair"},
-      {"mixed", "mixed", "", "every actor", "", false, nullptr, "torture mode: unbounded"},
+  using S = harness::scenario_id;
+  static const std::pair<S, runner> pairs[] = {
+      {S::sb_clear_flag_vs_pin, run_pair<sb_pair>},
+      {S::mp_ksm_vs_ro_pin, run_pair<mp_pair>},
+      {S::swapout_vs_gup_fast, run_pair<swapout_pair<false>>},
+      {S::swapout_vs_gup_fast_ro, run_pair<swapout_pair<true>>},
+      {S::ksm_vs_gup_fast, run_pair<ksm_pair>},
+      {S::migrate_vs_gup_fast, run_pair<migrate_pair>},
+      {S::fork_vs_gup_fast, run_pair<fork_pair<false>>},
+      {S::fork_vs_gup_fast_ro, run_pair<fork_pair<true>>},
+      {S::fork_vs_gup_fast_haspinned, run_pair<fork_pair<false, true>>},
   };
+  static const std::vector<scenario> table = [] {
+    std::vector<scenario> t;
+    auto add = [&](const harness::scenario_def &d, runner r) {
+      const harness::relacy_def &x = d.relacy;
+      t.push_back({d.name, d.id, x.shape, x.what, x.oracles, x.bounded, r, x.why_not,
+                   x.finding_check, x.finding_platform, x.finding});
+    };
+    for (const auto &[id, r] : pairs) {
+      if (!(harness::def(id).backends & harness::kRelacy))
+        throw std::logic_error(std::string("registry: ") + harness::name_of(id) +
+                               " is not marked for the Relacy back end");
+      add(harness::def(id), r);
+    }
+    for (const auto &d : harness::registry()) {
+      if (d.backends & harness::kRelacy) {
+        bool bound = false;
+        for (const auto &pr : pairs) bound |= pr.first == d.id;
+        if (!bound) throw std::logic_error(std::string("no Relacy pair for ") + d.name);
+        continue;
+      }
+      add(d, nullptr);
+    }
+    return t;
+  }();
   return table;
 }
 
-bool names_mutant(const mutant_info &m, const scenario &s) {
-  std::stringstream ss(m.scenarios);
-  for (std::string x; ss >> x;)
-    if (x == s.mirrors) return true;
-  return false;
-}
+// Does the mutant's catalogue entry target the preset s stands for?
+bool names_mutant(const mutant_info &m, const scenario &s) { return harness::targets(m.id, s.id); }
 
 const scenario *find_scenario(const std::string &n) {
   for (const auto &s : scenarios())
     if (n == s.name) return &s;
   return nullptr;
 }
-
-// Does the mutant's catalogue entry name the stress scenario s stands for?
-bool names_mutant(const mutant_info &m, const scenario &s);
 
 // ---- options -------------------------------------------------------------------
 
@@ -614,7 +576,7 @@ int run_scenarios(const options &o) {
   if (!o.json_path.empty()) {
     json j = {{"schema", "anonx-check/1"}, {"context", context_json(o)}, {"runs", json::array()}};
     for (auto &c : cells) j["runs"].push_back(cell_json(c));
-    cli::write_file(o.json_path, stress::report_text(j));
+    cli::write_file(o.json_path, harness::report_text(j));
   }
   std::string plats;
   for (auto p : o.platforms) plats += (plats.empty() ? "" : ",") + std::string(platform_name(p));
@@ -643,8 +605,8 @@ int run_kill_matrix(const options &o) {
     json row = {{"mutant", mi.name}, {"base", generation_name(mi.base)}};
     if (sc.empty()) {
       std::string why;
-      std::stringstream ss(mi.scenarios);
-      for (std::string x; ss >> x;) {
+      for (harness::scenario_id id : harness::targets(mi.id)) {
+        const std::string x = harness::name_of(id);
         const scenario *s = find_scenario(x);
         why += (why.empty() ? "" : "; ") + x + ": " +
                (s && s->why_not ? s->why_not : "not a Relacy pair");
@@ -712,7 +674,7 @@ int run_kill_matrix(const options &o) {
   j["killed"] = killed;
   j["escaped"] = escaped;
   j["not_run"] = not_run;
-  if (!o.json_path.empty()) cli::write_file(o.json_path, stress::report_text(j));
+  if (!o.json_path.empty()) cli::write_file(o.json_path, harness::report_text(j));
   std::printf(
       "End of test: %s (kill matrix: killed=%u escaped=%u not-run=%u seeds=%u "
       "iterations=%" PRIu64 ")\n",
@@ -739,7 +701,7 @@ int list(const options &o) {
       j["scenarios"].push_back(row);
     }
     for (const auto &m : kMutants) j["mutants"].push_back(m.name);
-    std::puts(stress::report_text(j).c_str());
+    std::puts(harness::report_text(j).c_str());
     return 0;
   }
   std::puts("Scenarios that fit the Relacy back end (--scenario all):");
@@ -760,7 +722,7 @@ int list(const options &o) {
   for (const auto &s : scenarios())
     if (!s.run) std::printf("  %-26s %s\n", s.name, s.why_not);
   std::puts("Mutants (--mutant):");
-  for (const auto &m : kMutants) std::printf("  %-26s %s\n", m.name, m.scenarios);
+  for (const auto &m : kMutants) std::printf("  %-26s %s\n", m.name, harness::targets_text(m.id).c_str());
   return 0;
 }
 

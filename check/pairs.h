@@ -5,6 +5,7 @@
 // (relacy_policy.h): a machine of a few frames, one mm, the page under test.
 #pragma once
 
+#include "registry.h"
 #include "relacy_policy.h"
 
 namespace anonx::check {
@@ -103,8 +104,8 @@ struct pair_world {
   }
 };
 
-// The scenario of a pair: its name (the stress scenario it mirrors), its
-// shape, and a body; `variant` picks the pin kind where a scenario has two.
+// The scenario of a pair (its registry entry names it and says what it
+// mirrors): its shape, and a body; `variant` picks the pin kind where a scenario has two.
 struct pair_result {
   bool failed = false;
   std::string what;     // Relacy's verdict, with the oracle that failed
@@ -139,7 +140,7 @@ struct swapout_pair : pair_world {
   }
   void check() {
     if (pinned) {
-      check_pin_mapped(A, pin, "swapout_vs_gup_fast");
+      check_pin_mapped(A, pin, harness::name_of(harness::scenario_id::swapout_vs_gup_fast));
       unpin_user_page(env[1], pin);  // sanity_check_pinned_pages: I1 at unpin
     }
   }
@@ -168,7 +169,7 @@ struct ksm_pair : pair_world {
   }
   void check() {
     if (pinned) {
-      check_pin_mapped(A, pin, "ksm_vs_gup_fast");
+      check_pin_mapped(A, pin, harness::name_of(harness::scenario_id::ksm_vs_gup_fast));
       unpin_user_page(env[1], pin);
     }
   }
@@ -197,7 +198,7 @@ struct migrate_pair : pair_world {
   }
   void check() {
     if (pinned) {
-      check_pin_mapped(A, pin, "migrate_vs_gup_fast");
+      check_pin_mapped(A, pin, harness::name_of(harness::scenario_id::migrate_vs_gup_fast));
       unpin_user_page(env[1], pin);
     }
   }
@@ -244,7 +245,7 @@ struct fork_pair : pair_world {
   }
   void check() NO_THREAD_SAFETY_ANALYSIS {
     if (!pinned) return;
-    check_pin_mapped(A, pin, "fork_vs_gup_fast");
+    check_pin_mapped(A, pin, harness::name_of(harness::scenario_id::fork_vs_gup_fast));
     auto *table = pte_table_of<check_env>(child, A);
     const pte_t c{table ? table->pte[pte_index(A)].load(std::memory_order_relaxed) : 0};
     if (pte_present(c) && pte_pfn(c) == pin->pfn)

@@ -131,7 +131,6 @@ struct basic_env {
   ANONX_INLINE bool flush_waits() const { return proto.plat == platform::x86; }
 };
 
-using stress_env = basic_env<runtime_protocol, step_hooks>;
 template <generation G>
 using bench_env = basic_env<fixed_protocol<G>, no_hooks>;
 

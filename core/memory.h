@@ -8,7 +8,7 @@
 //    touches the page. GUP-fast, the lockless path under test, takes no lock.
 //  - A read fault on an empty anonymous PTE maps a new zeroed anon page
 //    (the kernel maps the shared zero page); file pages exist for private
-//    file mappings only (force_write_vs_zap), never written back.
+//    file mappings only (FOLL_FORCE against zap), never written back.
 //  - Migration entries are waited on by retrying the fault.
 #pragma once
 

@@ -5,6 +5,8 @@
 // scanning); THP are not swapped (the kernel would split them first).
 #pragma once
 
+#include <vector>
+
 #include "memory.h"
 
 namespace anonx {
@@ -114,6 +116,29 @@ bool shrink_page(Env &env, typename Env::page_t *page) {
   unlock_page(page);
   env.put_page(page);
   return ok;
+}
+
+// Models: shrink_folio_list() / __remove_mapping() (mm/vmscan.c, 6.1)
+// reclaiming a clean swap-cache page that nothing maps and nobody else
+// holds, for every such page of the machine: what kswapd does to the pages
+// a zap leaves in the swap cache (zap drops a swap entry with swap_free; the
+// page waits for reclaim). Locking: none held; a page that is mapped, has
+// another reference or is locked is left, as trylock_page fails there.
+// Stronger than the kernel: it runs at a quiescent point of the caller's
+// choosing, never concurrently with a path.
+template <class Env>
+void reclaim_orphan_swap_cache(Env &env) {
+  std::vector<typename Env::page_t *> orphans;
+  env.m->swap.for_each_used_slot([&](unsigned long, int count, bool, typename Env::page_t *cache) {
+    if (cache && count == 0) orphans.push_back(cache);
+  });
+  for (auto *p : orphans) {
+    if (page_mapcount(p) != 0 || page_ref_count(p) != 1 || !trylock_page(p)) continue;
+    get_page(p);  // isolation: the page is freed below, unlocked
+    env.m->swap.delete_from_swap_cache(env.m->mem, static_cast<int>(env.cpu), p);
+    unlock_page(p);
+    env.put_page(p);
+  }
 }
 
 }  // namespace anonx

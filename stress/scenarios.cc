@@ -1,12 +1,15 @@
-// scenarios.cc: the scenario table. Each lockstep scenario is a litmus test
-// of two (or more) kernel paths racing on one page, with its outcomes graded
-// and its oracles named; one or more per historical bug (kernel-protocol
-// §6) and per cow.c family (§7.1).
+// SPDX-License-Identifier: GPL-2.0-only
+// scenarios.cc: the threaded implementation of the registry's presets
+// (harness/registry.cc names them, says what they race and which mutants
+// each is meant to expose). Each lockstep scenario is a litmus test of two
+// (or more) kernel paths racing on one page, with its outcomes graded and
+// its oracles named.
 //
 // Roles run their step concurrently after a rendezvous; role 0 then checks
 // (oracles, data) and resets the page to the scenario's start state.
 // Set-up shortcuts that stand for a kernel mechanism are named where used.
 #include <cinttypes>
+#include <stdexcept>
 
 #include "coverage.h"
 #include "stress.h"
@@ -140,7 +143,7 @@ struct clearer_vs_gup_fast final : one_page {
     // fine; a pin of p itself with p unmapped is the forbidden outcome.
     const bool old = pinned && pin == p;
     if (pinned) {
-      check_pin_mapped(mm, A, pin, Migrate ? "migrate_vs_gup_fast" : "swapout_vs_gup_fast");
+      check_pin_mapped(mm, A, pin, harness::name_of(Migrate ? harness::scenario_id::migrate_vs_gup_fast : harness::scenario_id::swapout_vs_gup_fast));
       check_dma_visible(a, mm, A, pin, 0, a.iteration);
       unpin_user_page(a.env, pin);
     }
@@ -178,7 +181,7 @@ struct ksm_vs_gup_fast final : one_page {
   }
   outcome check(actor &a) override {
     if (pinned) {
-      check_pin_mapped(mm, A, pin, "ksm_vs_gup_fast");
+      check_pin_mapped(mm, A, pin, harness::name_of(harness::scenario_id::ksm_vs_gup_fast));
       unpin_user_page(a.env, pin);
     }
     return pick(pinned, merged, "pinned+merged", "pinned", "merged", "both-backed-off");
@@ -240,7 +243,7 @@ struct fork_vs_gup_fast final : fork_base {
   outcome check(actor &a) override {
     bool shared = false;
     if (pinned) {
-      check_pin_mapped(mm, A, pin, "fork_vs_gup_fast");
+      check_pin_mapped(mm, A, pin, harness::name_of(harness::scenario_id::fork_vs_gup_fast));
       shared = mapped_pfn(*child, A) == static_cast<long>(pin->pfn);
       if (shared) report_violation("I2-shared", pin->pfn, "pinned page shared with the child");
       unpin_user_page(a.env, pin);
@@ -268,7 +271,7 @@ struct fork_vs_pin final : fork_base {
   outcome check(actor &a) override {
     bool shared = false;
     if (pin) {
-      check_pin_mapped(mm, A, pin, "fork_vs_pin");
+      check_pin_mapped(mm, A, pin, harness::name_of(harness::scenario_id::fork_vs_pin));
       shared = mapped_pfn(*child, A) == static_cast<long>(pin->pfn);
       if (shared) report_violation("I2-shared", pin->pfn, "pinned page shared with the child");
       check_dma_visible(a, mm, A, pin, 0, a.iteration);
@@ -314,7 +317,7 @@ struct wp_fault_vs_pin final : fork_base {
   outcome check(actor &a) override {
     bool coherent = true;
     if (pin) {
-      coherent = check_pin_mapped(mm, A, pin, "wp_fault_vs_pin");
+      coherent = check_pin_mapped(mm, A, pin, harness::name_of(harness::scenario_id::wp_fault_vs_pin));
       if (ro_round) {  // the device reads what the process wrote
         if (a.env.m->mem.read_word(pin->pfn, 1) != (0x5000000000000000ull | a.iteration)) {
           report_violation("I2-data", pin->pfn, "R/O pin does not observe the process's write");
@@ -442,7 +445,7 @@ struct thp_collapse_vs_gup_fast final : mm_instance {
   outcome check(actor &a) override {
     const bool old = pinned && !PageCompound(pin);  // the small page, not the new THP
     if (pinned) {
-      check_pin_mapped(mm, T, pin, "thp_collapse_vs_gup_fast");
+      check_pin_mapped(mm, T, pin, harness::name_of(harness::scenario_id::thp_collapse_vs_gup_fast));
       unpin_user_page(a.env, pin);
     }
     if (pinned && collapsed && !old) return {"collapsed-then-pinned-thp", grade::acceptable};
@@ -479,7 +482,7 @@ struct thp_split_vs_pin final : mm_instance {
   outcome check(actor &a) override {
     check_mm(a.env, mm);  // I3: every writable subpage PTE maps an exclusive subpage
     if (pinned) {
-      check_pin_mapped(mm, T, pin, "thp_split_vs_pin");
+      check_pin_mapped(mm, T, pin, harness::name_of(harness::scenario_id::thp_split_vs_pin));
       check_dma_visible(a, mm, T, pin, 0, a.iteration);
       unpin_user_page(a.env, pin);
     }
@@ -605,71 +608,42 @@ std::unique_ptr<lockstep_instance> make(machine &m) {
   return std::make_unique<T>(m);
 }
 
-constexpr unsigned kAll = K_PROCESS | K_PINNER | K_RECLAIM | K_MIGRATE | K_KSM | K_KHUGEPAGED |
-                          K_SPLIT | K_FORK | K_MUNMAP | K_LRU | K_CHECKER;
-
 }  // namespace
 
+// The threaded implementation of each preset of the registry that the
+// threads back end may run (harness/registry.cc has the rest of each entry).
 const std::vector<scenario> &scenarios() {
-  static const std::vector<scenario> table = {
-      {"fork_vs_gup_fast",
-       "fork (copy_present_pte, write_protect_seq) against GUP-fast R/W and R/O pins (B6, "
-       "unsharing)",
-       "fork,pinner", "I1 I2 I2-shared fork-leak", 2, K_PROCESS | K_FORK | K_PINNER | K_CHECKER,
-       true, make<fork_vs_gup_fast>},
-      {"fork_vs_pin", "fork of a page pinned R/W longterm while the process writes it (B5)",
-       "fork,process", "I1 I2 I2-shared I2-data fork-leak", 2,
-       K_PROCESS | K_FORK | K_PINNER | K_CHECKER, false, make<fork_vs_pin>},
-      {"swapout_vs_gup_fast",
-       "try_to_unmap_one + page_try_share_anon_rmap against GUP-fast, R/W and R/O pins (B7 SB "
-       "pair)",
-       "reclaim,pinner", "I1 I2 I2-data", 2, K_PROCESS | K_PINNER | K_RECLAIM | K_CHECKER, false,
-       make<clearer_vs_gup_fast<false>>},
-      {"migrate_vs_gup_fast", "try_to_migrate_one + refcount freeze against GUP-fast (B9)",
-       "migration,pinner", "I1 I2 I2-data", 2, K_PROCESS | K_PINNER | K_MIGRATE | K_CHECKER, false,
-       make<clearer_vs_gup_fast<true>>},
-      {"ksm_vs_gup_fast",
-       "KSM write_protect_page of a R/O clean exclusive page (same-value PTE) against a R/O "
-       "GUP-fast pin (B8 MP pair)",
-       "ksm,pinner", "I1 I2 I6", 2, K_PROCESS | K_PINNER | K_KSM | K_CHECKER, false,
-       make<ksm_vs_gup_fast>},
-      {"wp_fault_vs_pin",
-       "write fault on a pinned page behind a R/O PTE (B4, cow.c 7); R/O pin of a shared page "
-       "racing a write (cow.c 9/10)",
-       "process,pinner", "I1 I2 I2-data", 2, K_PROCESS | K_PINNER | K_FORK | K_CHECKER, false,
-       make<wp_fault_vs_pin>},
-      {"vmsplice_cow",
-       "child takes a FOLL_GET reference (vmsplice) and unmaps; parent writes (B3, CVE-2020-29374)",
-       "child,parent", "I2-vmsplice", 2, K_PROCESS | K_FORK | K_PINNER | K_CHECKER, false,
-       make<vmsplice_cow>},
-      {"force_write_vs_zap",
-       "FOLL_FORCE write to a R/O private file mapping against MADV_DONTNEED (B1 Dirty COW, B2 "
-       "CVE-2022-2590)",
-       "gup,zap", "I5-file", 2, K_PROCESS | K_PINNER | K_CHECKER, false, make<force_write_vs_zap>},
-      {"thp_collapse_vs_gup_fast",
-       "khugepaged collapse (pmdp_collapse_flush) against GUP-fast walking the old PTE table (B10)",
-       "khugepaged,pinner", "I2", 2, K_PROCESS | K_PINNER | K_KHUGEPAGED | K_CHECKER, false,
-       make<thp_collapse_vs_gup_fast>},
-      {"thp_split_vs_pin",
-       "PMD split propagating PG_anon_exclusive to every subpage against a GUP-fast pin of a "
-       "subpage",
-       "split,pinner", "I1 I2 I3 I9", 2, K_PROCESS | K_PINNER | K_SPLIT | K_CHECKER, false,
-       make<thp_split_vs_pin>},
-      {"swap_getref_odirect",
-       "O_DIRECT (FOLL_GET|FOLL_WRITE) against swap-out and swap-in: SWP_EXCLUSIVE (B11)",
-       "reclaim,odirect", "I2-odirect", 2, K_PROCESS | K_PINNER | K_RECLAIM | K_CHECKER, false,
-       make<swap_getref_odirect>},
-      {"flags_lock_vs_exclusive",
-       "swap-out/swap-in clearing and setting the flag while LRU bits change on the same flags "
-       "word (B12)",
-       "reclaim+fault,lru", "lost-update I3", 2, K_PROCESS | K_RECLAIM | K_LRU | K_CHECKER, true,
-       make<flags_lock_vs_exclusive>},
-      {"munmap_vs_gup_fast", "munmap freeing a page table under GUP-fast's IRQ-off walk",
-       "munmap,pinner", "walk-of-freed-table", 2, K_PROCESS | K_PINNER | K_MUNMAP | K_CHECKER, true,
-       make<munmap_vs_gup_fast>},
-      {"mixed", "every actor at once, free-running torture", "all", "I1..I11, data", 0, kAll, true,
-       nullptr},
+  using S = harness::scenario_id;
+  using maker = std::unique_ptr<lockstep_instance> (*)(machine &);
+  static const std::pair<S, maker> bindings[] = {
+      {S::fork_vs_gup_fast, make<fork_vs_gup_fast>},
+      {S::fork_vs_pin, make<fork_vs_pin>},
+      {S::swapout_vs_gup_fast, make<clearer_vs_gup_fast<false>>},
+      {S::migrate_vs_gup_fast, make<clearer_vs_gup_fast<true>>},
+      {S::ksm_vs_gup_fast, make<ksm_vs_gup_fast>},
+      {S::wp_fault_vs_pin, make<wp_fault_vs_pin>},
+      {S::vmsplice_cow, make<vmsplice_cow>},
+      {S::force_write_vs_zap, make<force_write_vs_zap>},
+      {S::thp_collapse_vs_gup_fast, make<thp_collapse_vs_gup_fast>},
+      {S::thp_split_vs_pin, make<thp_split_vs_pin>},
+      {S::swap_getref_odirect, make<swap_getref_odirect>},
+      {S::flags_lock_vs_exclusive, make<flags_lock_vs_exclusive>},
+      {S::munmap_vs_gup_fast, make<munmap_vs_gup_fast>},
   };
+  static const std::vector<scenario> table = [] {
+    std::vector<scenario> t;
+    for (const auto &d : harness::registry()) {
+      if (!(d.backends & (harness::kLockstep | harness::kFree))) continue;
+      maker mk = nullptr;
+      for (const auto &[id, m] : bindings)
+        if (id == d.id) mk = m;
+      if ((d.backends & harness::kLockstep) && !mk)
+        throw std::logic_error(std::string("no threaded instance for ") + d.name);
+      t.push_back({d.name, d.description, d.roles, d.oracles, d.nr_roles, d.free_kinds,
+                   d.inject_default, mk, -1, &d});
+    }
+    return t;
+  }();
   return table;
 }
 

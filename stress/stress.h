@@ -32,10 +32,14 @@
 #include <thread>
 #include <vector>
 
-#include "anonx.h"
 #include "audit.h"
+#include "registry.h"
+#include "run_env.h"
 
 namespace anonx::stress {
+
+// The harness library (harness/): the registry, the audit, the reports.
+using namespace anonx::harness;
 
 enum class mode { lockstep, free };
 inline const char *mode_name(mode m) { return m == mode::lockstep ? "lockstep" : "free"; }
@@ -432,21 +436,6 @@ struct lockstep_instance {
   virtual void collect(cell_result &res) const { (void)res; }
 };
 
-// Actor kinds for free mode.
-enum actor_kind : unsigned {
-  K_PROCESS = 1u << 0,
-  K_PINNER = 1u << 1,
-  K_RECLAIM = 1u << 2,
-  K_MIGRATE = 1u << 3,
-  K_KSM = 1u << 4,
-  K_KHUGEPAGED = 1u << 5,
-  K_SPLIT = 1u << 6,
-  K_FORK = 1u << 7,
-  K_MUNMAP = 1u << 8,
-  K_LRU = 1u << 9,
-  K_CHECKER = 1u << 10,
-};
-
 struct scenario {
   const char *name;
   const char *description;
@@ -457,6 +446,7 @@ struct scenario {
   bool inject_default;  // window injection on by default (kill matrix)
   std::unique_ptr<lockstep_instance> (*make)(machine &);  // nullptr: free mode only (or a cell)
   int cell = -1;  // a generated scenario: its cell of the coverage model (coverage.h)
+  const harness::scenario_def *def = nullptr;  // a preset: its registry entry
   bool lockstep() const { return make || cell >= 0; }
 };
 

@@ -20,9 +20,9 @@
 
 #include <vector>
 
-#include "anonx.h"
+#include "run_env.h"
 
-namespace anonx::stress {
+namespace anonx::harness {
 
 // References a scenario holds outside the page tables and the swap cache.
 struct owned_ref {
@@ -47,11 +47,4 @@ class conservation_audit {
   std::vector<unsigned> slots_;    // slots with a nonzero entry
 };
 
-// Models: shrink_page_list() reclaiming a clean swap-cache page that
-// nothing maps and nobody else holds (__remove_mapping), for every such
-// page: what kswapd does to the pages a zap leaves in the swap cache (zap
-// drops a swap entry with swap_free; the page waits for reclaim). Run at a
-// quiescent point, before an audit that expects every frame free.
-void reclaim_orphan_swap_cache(stress_env &env);
-
-}  // namespace anonx::stress
+}  // namespace anonx::harness

@@ -3,7 +3,7 @@
 
 #include <string>
 
-namespace anonx::stress {
+namespace anonx::harness {
 
 void conservation_audit::touch(unsigned long pfn) {
   if (expect_[pfn] == 0 && mappers_[pfn] == 0) touched_.push_back(static_cast<unsigned>(pfn));
@@ -129,20 +129,6 @@ void conservation_audit::run(machine &m, const std::vector<owned_ref> &owned,
                          " frames allocated that no page table, swap slot or owner reaches");
 }
 
-void reclaim_orphan_swap_cache(stress_env &env) {
-  std::vector<page *> orphans;
-  env.m->swap.for_each_used_slot([&](unsigned long, int count, bool, page *cache) {
-    if (cache && count == 0) orphans.push_back(cache);
-  });
-  for (page *p : orphans) {
-    if (page_mapcount(p) != 0 || page_ref_count(p) != 1 || !trylock_page(p)) continue;
-    get_page(p);  // isolation: the page is freed below, unlocked
-    env.m->swap.delete_from_swap_cache(env.m->mem, static_cast<int>(env.cpu), p);
-    unlock_page(p);
-    env.put_page(p);
-  }
-}
-
 void conservation_audit::audit_empty(machine &m) {
   const unsigned long nr = m.mem.nr_frames();
   const unsigned long free = m.mem.nr_free_small() + m.mem.nr_free_huge() * HPAGE_PMD_NR;
@@ -156,4 +142,4 @@ void conservation_audit::audit_empty(machine &m) {
         std::to_string(m.swap.nr_slots() - 1 - slots) + " swap slots still in use at teardown");
 }
 
-}  // namespace anonx::stress
+}  // namespace anonx::harness

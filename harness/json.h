@@ -11,7 +11,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-namespace anonx::stress {
+namespace anonx::harness {
 
 using json = nlohmann::ordered_json;
 
@@ -39,4 +39,4 @@ inline std::string report_text(json j) {
   return j.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
-}  // namespace anonx::stress
+}  // namespace anonx::harness
