@@ -3,11 +3,13 @@
 // spin-wait hooks of core/barriers.h and core/compiler.h, and the env hooks
 // that write the labelled steps (A1..A4, B1..B5) into Relacy's history.
 //
-// Include order (reference/relacy-notes.md): every standard header and
-// core/ first, then <relacy/relacy.hpp>, then #undef the macros it defines
-// over standard names. This header does exactly that and must be the first
-// anonx header a check/ file includes; core/ must be compiled with
-// ANONX_FENCE_HOOK (check/meson.build).
+// Include order: every standard header and core/ first, then
+// <relacy/relacy.hpp>, then #undef the macros it defines over standard
+// names (memory_order_*, new, delete, malloc, free, assert, errno, ...; a
+// standard header such as <atomic> included after them does not compile,
+// and relacy_std.hpp conflicts with libstdc++ 12). This header does exactly
+// that and must be the first anonx header a check/ file includes; core/
+// must be compiled with ANONX_FENCE_HOOK (check/meson.build).
 //
 // rl_atomic<T> is lazy. core/ builds a machine (memmap, PTE tables of 512
 // entries, swap slots) of which a racing pair touches a few dozen words; an

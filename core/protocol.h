@@ -2,10 +2,10 @@
 //
 // A generation is the protocol as one kernel release runs it; a mutant is
 // one named deviation from one generation that replays a historical bug
-// (kernel-protocol §6). Paths ask `proto.mutant_is(M)`: for the runtime
-// protocol of the stress harness that is a byte compare; for
-// fixed_protocol<G> (benchmarks) it is a constant false, so the correct
-// protocol pays nothing for the mutant checks.
+// (its entry in ANONX_MUTANTS below names the bug and its fix). Paths ask
+// `proto.mutant_is(M)`: for the runtime protocol of the stress harness that
+// is a byte compare; for fixed_protocol<G> (benchmarks) it is a constant
+// false, so the correct protocol pays nothing for the mutant checks.
 #pragma once
 
 #include <cstdint>
@@ -15,7 +15,7 @@
 namespace anonx {
 
 // Each generation is what that release's mm did (first mainline tag of each
-// fix, read off the kernel's history; kernel-protocol §6):
+// fix, read off the kernel's history):
 enum class generation : uint8_t {
   v5_18,  // before PG_anon_exclusive: reuse iff refcount == 1, early COW of pinned pages at fork
   v5_19,  // the flag (6c287605fd56); clearers of an exclusive page clear and flush: on x86 the
@@ -127,7 +127,7 @@ inline constexpr unsigned kOnNone = 0;
     "(088b8aa537c2)",                                                                              \
     kOnNone, "I1 I6")                                                           \
   X(b9_migrate_clear_early, v6_2,                                                                  \
-    "B9 migration clears PG_anon_exclusive before clearing the PTE (6c287605fd56 §II)", kOnBoth,   \
+    "B9 migration clears PG_anon_exclusive before clearing the PTE (6c287605fd56)", kOnBoth,   \
     "I1 I2")                                                                \
   X(b10_recheck_pte_only, v6_0,                                                                    \
     "B10 GUP-fast vs THP collapse: (B4) re-checks the PTE but not the PMD (70cbc3cc78a9); real "   \

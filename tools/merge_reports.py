@@ -10,7 +10,7 @@ then renamed. The one merge for both engines (GNU parallel, Slurm)."""
 import argparse
 import json
 import os
-import statistics
+import subprocess
 import sys
 
 
@@ -26,6 +26,25 @@ def report_budget(context):
             except ValueError:
                 break
     return 10.0
+
+
+def verdict_tool():
+    """build/harness/anonx-verdict, or $ANONX_VERDICT."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    return os.environ.get("ANONX_VERDICT", os.path.join(root, "build", "harness", "anonx-verdict"))
+
+
+def judge(rows):
+    """Each row's kill-matrix verdict, from anonx-verdict."""
+    if not rows:
+        return []
+    tool = verdict_tool()
+    if not os.access(tool, os.X_OK):
+        raise SystemExit(f"merge_reports: '{tool}' is not built: run ./anonx stress --list first")
+    out = subprocess.run([tool], input=json.dumps(rows), capture_output=True, text=True)
+    if out.returncode != 0:
+        raise SystemExit(f"merge_reports: anonx-verdict: {out.stderr.strip()}")
+    return json.loads(out.stdout)
 
 
 def main():
@@ -70,20 +89,17 @@ def main():
             r = rows.setdefault(key, dict(k, per_seed_s=[], budget_s=0.0))
             r["per_seed_s"] += k["per_seed_s"]
             r["budget_s"] = max(r["budget_s"], budget)
-    for name, r in rows.items():
-        times = r["per_seed_s"]
-        killed = [t for t in times if t is not None]
-        filled = sorted(t if t is not None else r["budget_s"] for t in times)
+    # The verdicts come from anonx-verdict (harness/verdict.h), the one
+    # implementation anonx-stress and anonx-check use.
+    keyed = list(rows.items())
+    judged = judge([{"rule": "every_seed", "budget": r["budget_s"],
+                     "visible": bool(r.get("visible", r.get("x86_visible"))),
+                     "per_seed": r["per_seed_s"]} for _, r in keyed])
+    for (_, r), v in zip(keyed, judged):
         del r["budget_s"]
-        r["seeds"], r["killed_seeds"] = len(times), len(killed)
-        r["median_s"] = statistics.median(filled) if filled else 0
-        r["max_s"] = filled[-1] if filled else 0
-        if len(killed) == len(times):
-            r["verdict"] = "killed"
-        elif not r.get("visible", r.get("x86_visible")):
-            r["verdict"] = "killed-partly(not-visible)" if killed else "survived-as-expected"
-        else:
-            r["verdict"] = "escaped"
+        r["seeds"], r["killed_seeds"] = v["seeds"], v["killed_seeds"]
+        r["median_s"], r["max_s"] = v["median"], v["max"]
+        r["verdict"] = v["verdict"]
         merged["kill_matrix"].append(r)
     if "coverage" in merged:
         cov = merged["coverage"]
