@@ -3,8 +3,7 @@
 // anonx-stress's is (stress/options.cc): the options in groups, with CLI11's
 // generated help; every value checked before any work, a bad one is one line
 // naming it and exit 2 (harness/cli.h).
-#include <CLI/CLI.hpp>
-
+#include "cli_app.h"
 #include "frontend.h"
 
 namespace anonx::check {
@@ -15,18 +14,13 @@ const char *kSearchNote =
     "small enough (--list); giving either (or --full) runs only what is given. Default platform:\n"
     "rcu (no TLB flush waits for GUP-fast: the barriers alone order the pairs).\n";
 
-// A value option whose value is checked, in command-line order, by set(v)
-// (which calls bad() on a bad one), in its group.
 void value(CLI::App &app, const char *name, const char *type, const char *help, const char *group,
            std::function<void(const std::string &)> set) {
-  app.add_option_function<std::string>(name, std::move(set), help)
-      ->type_name(type)
-      ->group(group)
-      ->trigger_on_parse();
+  cli::value(app, name, type, help, group, std::move(set));
 }
 
 void flag(CLI::App &app, const char *name, const char *help, const char *group, bool *to) {
-  app.add_flag_callback(name, [to] { *to = true; }, help)->group(group)->trigger_on_parse();
+  cli::flag(app, name, help, group, [to] { *to = true; });
 }
 
 // What needs every option: --mutant against --protocol, the scenarios.
@@ -64,10 +58,7 @@ std::unique_ptr<CLI::App> make_app(options &o, std::string &scen, bool &json_fla
   app.footer(std::string(kSearchNote) +
              "Exit: 0 as expected; 1 a forbidden outcome or an escaped mutant; 2 bad usage; 3 "
              "internal error.");
-  app.allow_extras();  // reported as one line, below
-  app.set_help_flag();
-  app.add_flag_callback("-h,--help", [] { throw CLI::CallForHelp(); }, "print this help and exit")
-      ->trigger_on_parse();
+  cli::init_app(app);
   const char *sel = "Selection", *srch = "Search", *km = "Kill matrix", *out = "Output";
   flag(app, "--list", "list the pairs, the known findings and the mutants, then exit", out,
        &o.list);
@@ -141,7 +132,7 @@ std::string usage() {
   options o;
   std::string scen;
   bool json_flag = false;
-  return make_app(o, scen, json_flag)->help();
+  return cli::synopsis(*make_app(o, scen, json_flag), "anonx-check") + kSearchNote;
 }
 
 options parse(int argc, char **argv) {
@@ -151,18 +142,7 @@ options parse(int argc, char **argv) {
   bool json_flag = false;
   const auto owned = make_app(o, scen, json_flag);
   CLI::App &app = *owned;
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::CallForHelp &) {
-    std::cout << app.help();
-    std::exit(0);
-  } catch (const CLI::ArgumentMismatch &e) {  // "NAME: 1 required TYPE missing"
-    const std::string m = e.what();
-    bad(m.substr(0, m.find(':')) + ": missing value");
-  } catch (const CLI::ParseError &e) {
-    bad(e.what());
-  }
-  if (!app.remaining().empty()) bad("unknown option '" + app.remaining().front() + "'");
+  cli::parse_app(app, argc, argv);
   if (json_flag && o.json_path.empty()) {
     if (!o.list) bad("--json: missing value");
     o.list_json = true;

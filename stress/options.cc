@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 // options.cc: the command line of anonx-stress, parsed by CLI11: every option with its
 // help, its values checked before any work (a bad one is one line and exit 2).
+#include "cli_app.h"
 #include "frontend.h"
 
 namespace anonx::stress::cmd {
@@ -8,10 +9,6 @@ namespace anonx::stress::cmd {
 const char *kStopNote =
     "Ctrl-C or SIGTERM stops the run at the next iteration and keeps the summary and the\n"
     "report (exit 130 / 143); a second Ctrl-C exits at once.\n";
-
-// Shared with anonx-check (cli.h): the usage error, integers, lists,
-// --protocol / --platform / --mutant, and the temporary-then-rename write.
-
 
 double parse_seconds(const std::string &opt, const std::string &v) {
   char *end = nullptr;
@@ -59,148 +56,137 @@ void set_shard(options &o, const std::string &v) {
   if (o.shard_i > o.shard_n) bad("--shard: '" + v + "': I must be between 1 and N");
 }
 
-// The options, one row each: the name, the value ("" for a flag), the help,
-// and what the option does to `options` (at each occurrence, in command-line
-// order, so a later one wins; a bad value calls bad()). A new option is a new
-// row: the parser, --help and the usage come from this table.
-struct option_row {
-  const char *name;
-  const char *value;
-  const char *help;
-  void (*set)(options &, const std::string &);
-  bool value_optional = false;  // --json: none after --list
-};
-
-const option_row kOptions[] = {
-    {"--list", "", "list the protocols, platforms, mutants and scenarios, then exit",
-     [](options &o, const std::string &) { o.list = true; }},
-    {"--json", "FILE",
-     "write the JSON report to FILE (a temporary file, then renamed; an unwritable FILE is bad "
-     "usage, found before the run); --list --json: the listing as JSON on stdout",
-     [](options &o, const std::string &v) { o.json_given = true, o.json_path = v; }, true},
-    {"--scenario", "NAME[,NAME]|all", "the scenarios to run (default all; see --list)",
-     [](options &o, const std::string &v) { o.scenario_arg = v; }},
-    {"--protocol", "v5.18|v5.19|v6.0|v6.1|v6.2", "the protocol generation (default v6.2)",
-     [](options &o, const std::string &v) {
-       o.proto.gen = cli::parse_protocol(v);
-       o.protocol_given = true;
-     }},
-    {"--platform", "x86|rcu|x86,rcu",
-     "who waits for GUP-fast: x86's flush IPI, or RCU table freeing (default x86); a list runs "
-     "every cell on each",
-     set_platforms},
-    {"--mutant", "NAME|none",
-     "a named deviation replaying a historical bug, run on its base generation (see --list)",
-     [](options &o, const std::string &v) { o.mut = cli::parse_mutant(v); }},
-    {"--threads", "N",
-     "simulated CPUs per cell; lockstep splits them into groups of the scenario's roles (default "
-     "2)",
-     [](options &o, const std::string &v) {
-       o.threads = static_cast<unsigned>(parse_u64("--threads", v, true));
-     }},
-    {"--duration", "SECONDS", "seconds per cell (default 1)",
-     [](options &o, const std::string &v) {
-       o.duration = parse_seconds("--duration", v);
-       o.duration_given = true;
-     }},
-    {"--coverage", "",
-     "run every feasible cell of the coverage model (with --scenario: the cells whose names start "
-     "with one of its words), print the coverage table (default --duration 0.3 per cell)",
-     [](options &o, const std::string &) { o.coverage = true; }},
-    {"--iterations", "N", "stop a cell after N iterations (default: by --duration)",
-     [](options &o, const std::string &v) { o.iterations = parse_u64("--iterations", v, true); }},
-    {"--seed", "N", "the first seed (default 1)",
-     [](options &o, const std::string &v) { o.seed = parse_u64("--seed", v, false); }},
-    {"--mode", "lockstep|free",
-     "rendezvous per iteration with graded outcomes, or free-running torture (default lockstep)",
-     [](options &o, const std::string &v) {
-       if (v == "lockstep")
-         o.md = mode::lockstep;
-       else if (v == "free")
-         o.md = mode::free;
-       else
-         bad("--mode: unknown mode '" + v + "' (lockstep, free)");
-     }},
-    {"--inject", "off|random",
-     "seeded spins/yields/sleeps at the labelled steps (default: the scenario's choice)",
-     [](options &o, const std::string &v) {
-       if (v == "off")
-         o.inject = 0;
-       else if (v == "random")
-         o.inject = 1;
-       else
-         bad("--inject: unknown value '" + v + "' (off, random)");
-     }},
-    {"--preempt", "N",
-     "lockstep: one iteration in N runs a seeded preemption point instead of the race (default 4; "
-     "0: never)",
-     [](options &o, const std::string &v) {
-       const uint64_t n = parse_u64("--preempt", v, false);
-       if (n > 1000000) bad("--preempt: '" + std::to_string(n) + "' is above 1000000");
-       o.preempt = static_cast<unsigned>(n);
-     }},
-    {"--affinity", "none|auto|CPULIST", "pin thread i to a CPU (default none)", set_affinity},
-    {"--kill-matrix", "",
-     "every mutant against its scenarios, --seeds K seeds, first detection or --budget",
-     [](options &o, const std::string &) { o.kill_matrix = true; }},
-    {"--seeds", "K", "kill matrix: seeds per mutant (default 5)",
-     [](options &o, const std::string &v) {
-       o.seeds = static_cast<unsigned>(parse_u64("--seeds", v, true));
-     }},
-    {"--budget", "SECONDS", "kill matrix: seconds per mutant and seed (default 10)",
-     [](options &o, const std::string &v) { o.budget = parse_seconds("--budget", v); }},
-    {"--shard", "I/N", "run the I-th of N deterministic slices of the cells (1-based)", set_shard},
-    {"--frames", "N", "frames in each group's memmap (at least 4096)",
-     [](options &o, const std::string &v) {
-       o.frames = parse_u64("--frames", v, true);
-       if (o.frames < 4096) bad("--frames: '" + std::to_string(o.frames) + "' is below 4096");
-       o.frames_given = true;
-     }},
-    {"--stop-on-first", "", "stop a cell at its first violation",
-     [](options &o, const std::string &) { o.stop_on_first = true; }},
-    {"--quiet", "", "no summary table, progress or stat lines",
-     [](options &o, const std::string &) { o.quiet = true; }},
-    {"--disable-check", "NAME[,NAME]",
-     "oracle ablation: drop the reports of these checks (I2-*: a prefix)",
-     [](options &o, const std::string &v) {
-       for (auto &c : split(v, ','))
-         if (c.empty() || c == "*") bad("--disable-check: '" + v + "' names no check");
-       o.disabled_checks = split(v, ',');
-     }},
-    {"--checkpoint", "SECONDS",
-     "rewrite the --json report every SECONDS while the run goes on (default 60 with --json; 0: "
-     "off)",
-     [](options &o, const std::string &v) {
-       o.checkpoint_arg = v;
-       o.checkpoint = parse_interval("--checkpoint", v);
-     }},
-    {"--stat-interval", "SECONDS",
-     "off a terminal, a plain progress line every SECONDS on stderr (default 60; 0: off)",
-     [](options &o, const std::string &v) {
-       o.stat_interval = parse_interval("--stat-interval", v);
-     }},
-};
-
-// The synopsis: every row of kOptions, wrapped.
-std::string usage() {
-  const std::string indent(19, ' ');
-  std::string out = "usage: anonx-stress";
-  size_t col = out.size();
-  for (const option_row &r : kOptions) {
-    const std::string item = std::string(" [") + r.name + (*r.value ? " " : "") + r.value + "]";
-    if (col + item.size() > 100) out += "\n" + indent, col = indent.size() - 1;
-    out += item;
-    col += item.size();
-  }
-  return out + "\n" + kStopNote;
+// Every option, in its group, in the order of the synopsis. A new option is
+// one declaration here: CLI11 makes --help and the synopsis from these.
+std::unique_ptr<CLI::App> make_app(options &o) {
+  auto owned = std::make_unique<CLI::App>(
+      "anonx-stress: the stress harness of the anonymous-page exclusivity protocol",
+      "anonx-stress");
+  CLI::App &app = *owned;
+  cli::init_app(app);
+  app.footer(
+      "Exit: 0 as expected; 1 a forbidden outcome or an escaped mutant; 2 bad usage; 3 internal "
+      "error;\n130 / 143 stopped by SIGINT / SIGTERM.");
+  using cli::flag;
+  using cli::value;
+  using str = const std::string &;
+  const char *sel = "What to run", *run = "How each cell runs", *km = "Kill matrix",
+             *longrun = "Long runs and scale-out", *out = "Output";
+  flag(app, "--list", "list the protocols, platforms, mutants and scenarios, then exit", out,
+       [&o] { o.list = true; });
+  value(app, "--json", "FILE",
+        "write the JSON report to FILE (a temporary file, then renamed; an unwritable FILE is bad "
+        "usage, found before the run); --list --json: the listing as JSON on stdout",
+        out, [&o](str v) { o.json_given = true, o.json_path = v; })
+      ->expected(0, 1);
+  value(app, "--scenario", "NAME[,NAME]|all", "the scenarios to run (default all; see --list)",
+        sel, [&o](str v) { o.scenario_arg = v; });
+  value(app, "--protocol", "v5.18|v5.19|v6.0|v6.1|v6.2", "the protocol generation (default v6.2)",
+        sel, [&o](str v) {
+          o.proto.gen = cli::parse_protocol(v);
+          o.protocol_given = true;
+        });
+  value(app, "--platform", "x86|rcu|x86,rcu",
+        "who waits for GUP-fast: x86's flush IPI, or RCU table freeing (default x86); a list runs "
+        "every cell on each",
+        sel, [&o](str v) { set_platforms(o, v); });
+  value(app, "--mutant", "NAME|none",
+        "a named deviation replaying a historical bug, run on its base generation (see --list)",
+        sel, [&o](str v) { o.mut = cli::parse_mutant(v); });
+  value(app, "--threads", "N",
+        "simulated CPUs per cell; lockstep splits them into groups of the scenario's roles "
+        "(default 2)",
+        run, [&o](str v) { o.threads = static_cast<unsigned>(parse_u64("--threads", v, true)); });
+  value(app, "--duration", "SECONDS", "seconds per cell (default 1)", run, [&o](str v) {
+    o.duration = parse_seconds("--duration", v);
+    o.duration_given = true;
+  });
+  flag(app, "--coverage",
+       "run every feasible cell of the coverage model (with --scenario: the cells whose names "
+       "start with one of its words), print the coverage table (default --duration 0.3 per cell)",
+       sel, [&o] { o.coverage = true; });
+  value(app, "--iterations", "N", "stop a cell after N iterations (default: by --duration)", run,
+        [&o](str v) { o.iterations = parse_u64("--iterations", v, true); });
+  value(app, "--seed", "N", "the first seed (default 1)", run,
+        [&o](str v) { o.seed = parse_u64("--seed", v, false); });
+  value(app, "--mode", "lockstep|free",
+        "rendezvous per iteration with graded outcomes, or free-running torture (default "
+        "lockstep)",
+        run, [&o](str v) {
+          if (v == "lockstep")
+            o.md = mode::lockstep;
+          else if (v == "free")
+            o.md = mode::free;
+          else
+            bad("--mode: unknown mode '" + v + "' (lockstep, free)");
+        });
+  value(app, "--inject", "off|random",
+        "seeded spins/yields/sleeps at the labelled steps (default: the scenario's choice)", run,
+        [&o](str v) {
+          if (v == "off")
+            o.inject = 0;
+          else if (v == "random")
+            o.inject = 1;
+          else
+            bad("--inject: unknown value '" + v + "' (off, random)");
+        });
+  value(app, "--preempt", "N",
+        "lockstep: one iteration in N runs a seeded preemption point instead of the race "
+        "(default 4; 0: never)",
+        run, [&o](str v) {
+          const uint64_t n = parse_u64("--preempt", v, false);
+          if (n > 1000000) bad("--preempt: '" + std::to_string(n) + "' is above 1000000");
+          o.preempt = static_cast<unsigned>(n);
+        });
+  value(app, "--affinity", "none|auto|CPULIST", "pin thread i to a CPU (default none)", run,
+        [&o](str v) { set_affinity(o, v); });
+  flag(app, "--kill-matrix",
+       "every mutant against its scenarios, --seeds K seeds, first detection or --budget", km,
+       [&o] { o.kill_matrix = true; });
+  value(app, "--seeds", "K", "kill matrix: seeds per mutant (default 5)", km,
+        [&o](str v) { o.seeds = static_cast<unsigned>(parse_u64("--seeds", v, true)); });
+  value(app, "--budget", "SECONDS", "kill matrix: seconds per mutant and seed (default 10)", km,
+        [&o](str v) { o.budget = parse_seconds("--budget", v); });
+  value(app, "--shard", "I/N", "run the I-th of N deterministic slices of the cells (1-based)",
+        longrun, [&o](str v) { set_shard(o, v); });
+  value(app, "--frames", "N", "frames in each group's memmap (at least 4096)", run, [&o](str v) {
+    o.frames = parse_u64("--frames", v, true);
+    if (o.frames < 4096) bad("--frames: '" + std::to_string(o.frames) + "' is below 4096");
+    o.frames_given = true;
+  });
+  flag(app, "--stop-on-first", "stop a cell at its first violation", run,
+       [&o] { o.stop_on_first = true; });
+  flag(app, "--quiet", "no summary table, progress or stat lines", out, [&o] { o.quiet = true; });
+  value(app, "--disable-check", "NAME[,NAME]",
+        "oracle ablation: drop the reports of these checks (I2-*: a prefix)", run, [&o](str v) {
+          for (auto &c : split(v, ','))
+            if (c.empty() || c == "*") bad("--disable-check: '" + v + "' names no check");
+          o.disabled_checks = split(v, ',');
+        });
+  value(app, "--checkpoint", "SECONDS",
+        "rewrite the --json report every SECONDS while the run goes on (default 60 with --json; "
+        "0: off)",
+        longrun, [&o](str v) {
+          o.checkpoint_arg = v;
+          o.checkpoint = parse_interval("--checkpoint", v);
+        });
+  value(app, "--stat-interval", "SECONDS",
+        "off a terminal, a plain progress line every SECONDS on stderr (default 60; 0: off)",
+        longrun, [&o](str v) { o.stat_interval = parse_interval("--stat-interval", v); });
+  return owned;
 }
 
-// --help: the synopsis, then CLI11's list of the options with their help.
+// --help: the synopsis, then CLI11's list of the options by group.
 class help_formatter : public CLI::Formatter {
  public:
   std::string make_usage(const CLI::App *, std::string) const override { return usage(); }
 };
 
+// The synopsis, from the options' declarations.
+std::string usage() {
+  options o;
+  return cli::synopsis(*make_app(o), "anonx-stress") + kStopNote;
+}
 
 // --json FILE is written when the run ends: an unwritable FILE is found now,
 // as bad usage, not after a long run whose report would be lost. The
@@ -261,41 +247,9 @@ void resolve(options &o) {
 options parse(int argc, char **argv) {
   options o;
   for (int i = 0; i < argc; i++) o.argv.push_back(argv[i]);
-  CLI::App app{"anonx-stress: the stress harness of the anonymous-page exclusivity protocol",
-               "anonx-stress"};
-  app.formatter(std::make_shared<help_formatter>());
-  app.footer(
-      "Exit: 0 as expected; 1 a forbidden outcome or an escaped mutant; 2 bad usage; 3 internal "
-      "error;\n130 / 143 stopped by SIGINT / SIGTERM.");
-  app.allow_extras();  // reported below, as the original parser named them
-  // --help in command-line order, as every option: a bad value before it
-  // is bad usage, --help before a bad value prints the help.
-  app.set_help_flag();
-  app.add_flag_callback(
-         "-h,--help", [] { throw CLI::CallForHelp(); }, "print this help and exit")
-      ->trigger_on_parse();
-  for (const option_row &r : kOptions) {
-    CLI::Option *opt = *r.value
-                           ? app.add_option_function<std::string>(
-                                 r.name, [&o, &r](const std::string &v) { r.set(o, v); }, r.help)
-                           : app.add_flag_callback(
-                                 r.name, [&o, &r] { r.set(o, ""); }, r.help);
-    opt->trigger_on_parse();
-    if (*r.value) opt->type_name(r.value);
-    if (r.value_optional) opt->expected(0, 1);
-  }
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::CallForHelp &) {
-    std::cout << app.help();
-    std::exit(0);
-  } catch (const CLI::ArgumentMismatch &e) {  // "NAME: 1 required TYPE missing"
-    const std::string m = e.what();
-    bad(m.substr(0, m.find(':')) + ": missing value");
-  } catch (const CLI::ParseError &e) {
-    bad(e.what());
-  }
-  if (!app.remaining().empty()) bad("unknown option '" + app.remaining().front() + "'");
+  const auto app = make_app(o);
+  app->formatter(std::make_shared<help_formatter>());
+  cli::parse_app(*app, argc, argv);
   resolve(o);
   return o;
 }
