@@ -18,6 +18,7 @@
 #include "cli.h"
 #include "json.h"
 #include "registry.h"
+#include "report.h"
 #include "verdict.h"
 
 namespace anonx::check {

@@ -102,7 +102,7 @@ int run_kill_matrix(const options &o) {
   j["killed"] = killed;
   j["escaped"] = escaped;
   j["not_run"] = not_run;
-  if (!o.json_path.empty()) cli::write_file(o.json_path, harness::report_text(j));
+  if (!o.json_path.empty()) harness::write_report(o.json_path, j);
   std::printf(
       "End of test: %s (kill matrix: killed=%u escaped=%u not-run=%u seeds=%u "
       "iterations=%" PRIu64 ")\n",

@@ -31,13 +31,11 @@ std::string git_sha() {
 }
 
 json context_json(const options &o) {
-  std::string args;
-  for (auto &a : o.argv) args += (args.empty() ? "" : " ") + a;
   return {{"tool", "anonx-check"},
           {"backend", "relacy"},
           {"git_sha", git_sha()},
           {"compiler", __VERSION__},
-          {"args", args},
+          {"args", harness::joined(o.argv)},
           {"seed", o.seed},
           {"protocol", generation_name(o.proto.gen)},
           {"mutant", o.mut ? o.mut->name : "none"}};
@@ -135,7 +133,7 @@ int run_scenarios(const options &o) {
   if (!o.json_path.empty()) {
     json j = {{"schema", "anonx-check/1"}, {"context", context_json(o)}, {"runs", json::array()}};
     for (auto &c : cells) j["runs"].push_back(cell_json(c));
-    cli::write_file(o.json_path, harness::report_text(j));
+    harness::write_report(o.json_path, j);
   }
   std::string plats;
   for (auto p : o.platforms) plats += (plats.empty() ? "" : ",") + std::string(platform_name(p));

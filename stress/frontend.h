@@ -148,7 +148,6 @@ void resolve(options &o);
 options parse(int argc, char **argv);
 std::string visible_list(const mutant_info &m);
 void print_list(bool as_json);
-std::string now_iso();
 json context(const options &o);
 std::string rerun_line(const options &o, const cell_result &r);
 json run_json(const cell_result &r);

@@ -2,6 +2,7 @@
 // report.cc: the listing (--list, --list --json), the JSON report of a run (its
 // context, one object per cell, the rerun line of a failing cell) and the summary table.
 #include "frontend.h"
+#include "report.h"
 
 namespace anonx::stress::cmd {
 
@@ -75,28 +76,17 @@ void print_list(bool as_json) {
 
 // ---- context, reports ------------------------------------------------------
 
-std::string now_iso() {
-  char buf[32];
-  std::time_t t = std::time(nullptr);
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
-  return buf;
-}
-
 json context(const options &o) {
-  char host[256] = "unknown";
-  gethostname(host, sizeof host - 1);
-  std::string argv;
-  for (auto &a : o.argv) argv += (argv.empty() ? "" : " ") + a;
   return {{"git_sha", ANONX_GIT_SHA},
           {"compiler", __VERSION__},
           {"build_type", ANONX_BUILD_TYPE},
           {"sanitizer", ANONX_SANITIZER},
           {"ptl", kPtlName},
-          {"host", std::string(host)},
+          {"host", host_name()},
           {"cpus", std::thread::hardware_concurrency()},
           {"cpus_allowed", cpus_allowed()},
           {"date", now_iso()},
-          {"argv", argv},
+          {"argv", joined(o.argv)},
           {"seed", o.seed}};
 }
 
@@ -172,9 +162,7 @@ json run_json(const cell_result &r) {
 }
 
 // Reports are written to a temporary file, then renamed: nothing half-written.
-void write_file(const std::string &path, const json &report) {
-  cli::write_file(path, report_text(report));
-}
+void write_file(const std::string &path, const json &report) { write_report(path, report); }
 
 std::string fmt_rate(double x) {
   char b[32];
