@@ -1,10 +1,12 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // barriers_bench.cc: smp_mb() of core/barriers.h (a locked no-op RMW below
 // the stack pointer on x86-64) compared with one locked RMW on a word of the
 // thread's own (fetch_or(0), lock or), with MFENCE, with
 // std::atomic_thread_fence(seq_cst) (g++: lock or; clang 14: MFENCE) and
 // with no barrier at all. Every loop stores to a private word before the
 // barrier, because a barrier with no memory op around it can be merged away
-// (perf-anchors B.2). Single thread: barriers are CPU-local.
+// (clang 14 folds back-to-back seq_cst fences into one: such a loop measures
+// 0 ns). Single thread: barriers are CPU-local.
 // Gate P7 (tools/bench.py): SmpMb_Model / LockedRmw_Bare <= 1.2.
 #include <atomic>
 

@@ -1,10 +1,12 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // bench_util.h: what every anonx benchmark shares: thread pinning (thread i
 // on the i-th CPU of the process's affinity mask, modulo their number), the
 // thread counts of a contended benchmark, and padded per-thread slots.
 //
-// Reporting (perf-anchors A.5): with ->UseRealTime() Google Benchmark's
-// real_time is wall time / iterations summed over threads, i.e. the inverse
-// of aggregate throughput; cpu_time is about the per-thread latency of one op.
+// Reporting (Google Benchmark 1.7; results/README.md, "Bench files"): with
+// ->UseRealTime() real_time is wall time / iterations summed over threads,
+// i.e. the inverse of aggregate throughput; cpu_time is about the per-thread
+// latency of one op.
 #pragma once
 
 #include <benchmark/benchmark.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // bitops_bench.cc: the kernel bit operations of core/bitops.h (set_bit,
 // clear_bit, test_and_set_bit, test_and_clear_bit) compared with the bare
 // instructions they must compile to: fetch_or / fetch_and with the result

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // gup_bench.cc: the real GUP paths of core/gup.h (bench_env<v6.2>: no hooks,
 // no oracles, mutant checks compiled out) on real page tables:
 //  - GupFast_PinUnpin_OwnPage / _SharedPage: pin_user_pages_fast + unpin of
@@ -12,6 +13,14 @@
 //    keeps trying to swap it out (page_try_share_anon_rmap fails on the pin,
 //    or succeeds between pins and the pinners fault it back); items are the
 //    pinners' pin+unpin pairs only.
+//
+// The world every benchmark works in (a machine, one mm, its VMA mapped and
+// every page faulted in, writable and exclusive) is built by the benchmark's
+// Setup callback and freed by its Teardown callback (Google Benchmark 1.7:
+// both run once per run, on the main thread, before the run's threads start
+// and after they have all joined, whatever the thread count). So no thread
+// waits for another to build it, and it is never freed under a thread still
+// in the benchmark function. Nothing of it is timed.
 #include <memory>
 
 #include "anonx.h"
@@ -39,35 +48,40 @@ struct world {
   }
 };
 
-// One world per benchmark run, made by thread 0 while the others wait.
+// The world of the run in progress. Written only by Setup and Teardown, while
+// no benchmark thread exists; the threads Google Benchmark then starts only
+// read the pointer.
 std::unique_ptr<world> g_world;
-std::atomic<int> g_ready{0};
 
-world &setup(benchmark::State &state, unsigned long pages) {
-  if (state.thread_index() == 0) {
-    g_world = std::make_unique<world>();
-    env_t e = g_world->env(0);
-    mmap_region(e, *g_world->mm, 0, pages, VM_READ | VM_WRITE);
-    for (unsigned long a = 0; a < pages; a++) {
-      uint64_t v = a;
-      cpu_access(e, *g_world->mm, a, 0, true, &v);
-    }
-    g_ready.fetch_add(1, std::memory_order_release);
-  } else {
-    while (g_ready.load(std::memory_order_acquire) == 0) cpu_relax();
+// A new world: pages [0, pages) mapped read/write and each written once from
+// CPU 0 (an exclusive, writable, present anonymous page at every address).
+void make_world(unsigned long pages) {
+  g_world = std::make_unique<world>();
+  env_t e = g_world->env(0);
+  mmap_region(e, *g_world->mm, 0, pages, VM_READ | VM_WRITE);
+  for (unsigned long a = 0; a < pages; a++) {
+    uint64_t v = a;
+    cpu_access(e, *g_world->mm, a, 0, true, &v);
   }
-  return *g_world;
 }
-void teardown(benchmark::State &state) {
-  // Google Benchmark ends every thread's loop together, so every thread is
-  // past setup(): thread 0 re-arms g_ready for the next run. It frees
-  // nothing: the world stays until the next setup() replaces it.
-  if (state.thread_index() == 0) g_ready.store(0, std::memory_order_relaxed);
+
+// Setup callbacks (void(const benchmark::State &)). The state they get is
+// thread 0's with the run's thread count.
+// 8 pages per thread: thread i's own page is i * 8.
+void setup_per_thread(const benchmark::State &state) {
+  make_world(static_cast<unsigned long>(state.threads()) * 8);
 }
+// A fixed number of pages, whatever the thread count.
+template <unsigned long Pages>
+void setup_pages(const benchmark::State &) {
+  make_world(Pages);
+}
+// Teardown callback: every thread has joined; free the run's world.
+void teardown_world(const benchmark::State &) { g_world.reset(); }
 
 void pin_loop(benchmark::State &state, bool shared, bool fast) {
   pin_guard pg(state);
-  world &w = setup(state, static_cast<unsigned long>(state.threads()) * 8);
+  world &w = *g_world;
   env_t e = w.env(static_cast<unsigned>(state.thread_index()));
   const unsigned long addr = shared ? 0 : static_cast<unsigned long>(state.thread_index()) * 8;
   page *p;
@@ -77,35 +91,35 @@ void pin_loop(benchmark::State &state, bool shared, bool fast) {
     if (n == 1) unpin_user_page(e, p);
   }
   state.SetItemsProcessed(state.iterations());
-  teardown(state);
 }
 
 void BM_GupFast_PinUnpin_OwnPage(benchmark::State &state) { pin_loop(state, false, true); }
-ANONX_CONTENDED(BM_GupFast_PinUnpin_OwnPage);
+ANONX_CONTENDED(BM_GupFast_PinUnpin_OwnPage)->Setup(setup_per_thread)->Teardown(teardown_world);
 void BM_GupFast_PinUnpin_SharedPage(benchmark::State &state) { pin_loop(state, true, true); }
-ANONX_CONTENDED(BM_GupFast_PinUnpin_SharedPage);
+ANONX_CONTENDED(BM_GupFast_PinUnpin_SharedPage)->Setup(setup_per_thread)->Teardown(teardown_world);
 void BM_GupSlow_PinUnpin_OwnPage(benchmark::State &state) { pin_loop(state, false, false); }
-ANONX_CONTENDED(BM_GupSlow_PinUnpin_OwnPage);
+ANONX_CONTENDED(BM_GupSlow_PinUnpin_OwnPage)->Setup(setup_per_thread)->Teardown(teardown_world);
 
 void BM_GupFast_RoPin_Exclusive(benchmark::State &state) {
-  world &w = setup(state, 8);
+  world &w = *g_world;
   env_t e = w.env(0);
   page *p;
   for (auto _ : state) {
     if (pin_user_pages_fast(e, *w.mm, 3, 1, 0, &p) == 1) unpin_user_page(e, p);
   }
   state.SetItemsProcessed(state.iterations());  // comparable with _Unshare's items
-  teardown(state);
 }
-BENCHMARK(BM_GupFast_RoPin_Exclusive);
+BENCHMARK(BM_GupFast_RoPin_Exclusive)->Setup(setup_pages<8>)->Teardown(teardown_world);
 
 // Each iteration: a new child is forked (untimed, after the last one's exit)
 // so all kUnsharePages pages are shared, then the timed R/O pins that must
 // unshare them (GUP-fast backs off at (B5); slow GUP copies), one pin+unpin
-// per page. The parent's pages are the previous iteration's copies.
+// per page. The parent's pages are the previous iteration's copies. The
+// child is part of what an iteration does, so it stays in the benchmark
+// function; only the parent's world comes from Setup.
 constexpr unsigned long kUnsharePages = 512;
 void BM_GupSlow_RoPin_Unshare(benchmark::State &state) {
-  world &w = setup(state, kUnsharePages);
+  world &w = *g_world;
   env_t e = w.env(0);
   page *p;
   std::unique_ptr<mm_struct> child;
@@ -120,16 +134,15 @@ void BM_GupSlow_RoPin_Unshare(benchmark::State &state) {
   }
   if (child) exit_mmap(e, *child);
   state.SetItemsProcessed(state.iterations() * kUnsharePages);
-  teardown(state);
 }
-BENCHMARK(BM_GupSlow_RoPin_Unshare);
+BENCHMARK(BM_GupSlow_RoPin_Unshare)->Setup(setup_pages<kUnsharePages>)->Teardown(teardown_world);
 
 // Thread 0 keeps swapping the page out; the others pin and unpin it (GUP-fast,
 // slow GUP when it is swapped: swap-in). Registered from 2 threads up, so
 // there is always a pinner. Only the pinners' iterations are items.
 void BM_GupFast_PinUnpin_WithClearer(benchmark::State &state) {
   pin_guard pg(state);
-  world &w = setup(state, 8);
+  world &w = *g_world;
   env_t e = w.env(static_cast<unsigned>(state.thread_index()));
   if (state.thread_index() == 0) {
     for (auto _ : state) {
@@ -143,9 +156,12 @@ void BM_GupFast_PinUnpin_WithClearer(benchmark::State &state) {
       if (pin_user_pages_fast(e, *w.mm, 3, 1, FOLL_WRITE, &p) == 1) unpin_user_page(e, p);
     state.SetItemsProcessed(state.iterations());
   }
-  teardown(state);
 }
-BENCHMARK(BM_GupFast_PinUnpin_WithClearer)->ThreadRange(2, max_threads())->UseRealTime();
+BENCHMARK(BM_GupFast_PinUnpin_WithClearer)
+    ->ThreadRange(2, max_threads())
+    ->UseRealTime()
+    ->Setup(setup_pages<8>)
+    ->Teardown(teardown_world);
 
 }  // namespace
 }  // namespace anonx::bench

@@ -1,4 +1,5 @@
-// gup_model.h: the "model GUP-fast pin+unpin" of perf-anchors B.2, built from
+// SPDX-License-Identifier: GPL-2.0-only
+// gup_model.h: the "model GUP-fast pin+unpin" of gates P1/P1pair, built from
 // core/: READ_ONCE of a PTE word, pte_present, try_grab_folio(FOLL_PIN), the
 // (B3) smp_mb__after_atomic, the PTE re-check, then gup_put_folio_ref
 // (unpin_user_page). No page-table walk, IRQ-off section or seqcount: those
@@ -59,7 +60,9 @@ ANONX_INLINE bool model_gup_fast_pin_unpin(std::atomic<pteval_t> *ptep, page *pg
   return true;
 }
 
-// The bare pair of perf-anchors B.2: +1024, -1024 (two locked RMWs).
+// The bare pair: +1024, -1024 (two locked RMWs), a pin as kernels before
+// 5.17 took it (one add-unless-zero of GUP_PIN_COUNTING_BIAS,
+// try_grab_compound_head in mm/gup.c, v5.16) and its unpin.
 ANONX_INLINE void bare_pin_unpin(page *pg) {
   pg->_refcount.fetch_add(GUP_PIN_COUNTING_BIAS);
   pg->_refcount.fetch_sub(GUP_PIN_COUNTING_BIAS);

@@ -1,17 +1,19 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // gup_model_bench.cc: the model GUP-fast pin+unpin (gup_model.h: PTE load,
 // present check, try_grab_folio(FOLL_PIN), smp_mb__after_atomic, PTE
 // re-check, gup_put_folio_ref) compared with bare atomics on the same
 // refcount:
-//  - BarePinUnpin: fetch_add(1024) + fetch_sub(1024), the pair of
-//    perf-anchors B.2 (two locked RMWs);
+//  - BarePinUnpin: fetch_add(1024) + fetch_sub(1024), a pre-5.17 pin and
+//    its unpin (two locked RMWs; gup_model.h);
 //  - BareGrabPut: the model's own three RMWs (CAS +1, +1023, -1024) with
 //    nothing around them.
-// Gate P1 (1 thread, OwnPage): model / BareGrabPut <= 1.5 (harness code in
+// Gate P1 (1 thread, OwnPage): model / BareGrabPut <= 1.1 (harness code in
 // the op path); model / BarePinUnpin is printed beside it (P1pair, info):
 // about 1.5 by construction, three locked RMWs against two.
 //  - OwnPage: thread i pins its own page (more threads: disjoint scaling).
 //  - SharedPage: every thread pins the same page (P5: contention on one
-//    refcount, as gup_test -j N on one buffer, perf-anchors G1).
+//    refcount, as the kernel selftest gup_test -j N on one buffer,
+//    tools/testing/selftests/vm/gup_test.c in v6.2).
 #include "gup_model.h"
 
 namespace anonx::bench {

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // main.cc: anonx-bench's entry point. Google Benchmark's main, plus the build
 // facts that make a recorded run comparable, added to the JSON `context`:
 // compiler, build_type, optimization, ptl, sanitizer. tools/bench.py adds the

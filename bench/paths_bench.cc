@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // paths_bench.cc: one kernel path at a time, single thread, on the model's
 // real page tables (bench_env<v6.2>: no hooks, no oracles):
 //  - PageTryShareAnonRmap_NoPin / _Pinned: (A2)+(A3) with their barriers, on

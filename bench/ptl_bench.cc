@@ -1,11 +1,12 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // ptl_bench.cc: every lock of core/ptl.h, lock + one update of the data it
 // protects + unlock, on one lock shared by 1, 2, 4, 8 threads (1 thread =
 // uncontended; gate P8: the configured PTL / one locked RMW
 // (BM_FetchOr_Padded) <= 2.5). mmap_lock (rw_semaphore) read and write.
 // Compared with the hand-off floor: BM_PingPong_*, one line passed back and
 // forth between two threads, where real_time is one one-way transfer (half a
-// round trip, perf-anchors B.3). A fair lock (ticket, MCS) cannot hand off
-// faster than that (P9); an unfair one (TTAS) appears to, by re-acquiring.
+// round trip). A fair lock (ticket, MCS) cannot hand off faster than that
+// (P9); an unfair one (TTAS) appears to, by re-acquiring.
 #include <atomic>
 
 #include "bench_util.h"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // scaling_bench.cc: the 1-to-2-thread scaling canary. Each thread runs the
 // same small piece of page work (set_bit PG_referenced, model GUP-fast
 // pin+unpin, clear_bit PG_referenced):

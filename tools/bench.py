@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: GPL-2.0-only
 """Run anonx's Google Benchmark suites, record the run, print the ratio gates.
 
   bench.py --build DIR [--quick] [--filter REGEX]
@@ -6,10 +7,14 @@
 
 A run writes results/bench-<YYYYMMDD>-<host>-<short sha>.json (a temporary
 file, then a rename; -quick / -filtered is appended to runs that are not
-full, -2, -3 ... to a name already taken). The JSON is Google Benchmark's,
-its `context` extended with git_sha, git_short, git_dirty, compiler,
-build_type, optimization, ptl, sanitizer and anonx_mode. Then the ratio gates
-of perf-anchors §C are printed, each from this one run, one line each:
+full, -2, -3 ... to a name already taken). The JSON is Google Benchmark's:
+one row per repetition of every benchmark, then its mean, median, stddev and
+cv; its `context` extended with git_sha, git_short, git_dirty, compiler,
+build_type, optimization, ptl, sanitizer and anonx_mode. A full run has
+UTEST_REPETITIONS (9) repetitions, the fewest for which Google Benchmark's
+compare.py trusts its Mann-Whitney U test (--compare); --quick has 3. Then
+the ratio gates P1..P9 are printed (results/README.md lists them), each from
+the medians of this one run, one line each:
 
   <id> <ratio> <threshold> PASS|FAIL|SKIP|INFO  <what>
 
@@ -34,7 +39,11 @@ TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 COMPARE_PY = '/usr/share/benchmark/compare.py'
 BENCH_EXE = os.path.join('bench', 'anonx-bench')
 
-FULL = {'repetitions': 5, 'min_time': 0.1}
+# compare.py (gbench/report.py, UTEST_OPTIMAL_REPETITIONS) calls a U test on
+# fewer repetitions than this unreliable. A full run records this many, one
+# row each; --quick stays a short smoke run.
+UTEST_REPETITIONS = 9
+FULL = {'repetitions': UTEST_REPETITIONS, 'min_time': 0.1}
 QUICK = {'repetitions': 3, 'min_time': 0.05}
 
 # PTL implementation (meson -Dptl) -> its benchmark in bench/ptl_bench.cc.
@@ -47,7 +56,8 @@ PTL_BENCH = {
 }
 
 # ---------------------------------------------------------------------------
-# Gates (perf-anchors §C). Every ratio comes from the medians of one run.
+# Gates P1..P9 (results/README.md). Every ratio comes from the medians of one
+# run: the 'median' aggregate of each benchmark's repetitions.
 #   time:       real_time(num) / real_time(den), both at 1 thread; <= threshold
 #   scaling:    aggregate throughput at 2 threads / at 1 thread of one
 #               benchmark = real_time(1 thread) / real_time(2 threads)
@@ -72,7 +82,9 @@ def gate_specs(context):
     clang = compiler.startswith('clang')
     ptl = str(context.get('ptl', 'ttas'))
     ptl_bench = PTL_BENCH.get(ptl, 'BM_Ptl_Ttas')
-    # clang < 16 lowers test_and_set_bit to a cmpxchg loop (perf-anchors P2, C2).
+    # clang before 16 emits a cmpxchg loop, not lock bts, for a fetch_or whose
+    # result is tested with a variable bit (BM_TestAndSetBit_Padded vs
+    # BM_AsmBts_Padded in bench/bitops_bench.cc show the cost).
     tas_threshold = 1.5 if clang else 1.25
     return [
         dict(id='P1', level='gate', kind='time', op='<=', threshold=1.1,
@@ -193,7 +205,9 @@ def make_parser():
     p.add_argument('--build', metavar='DIR', default='build',
                    help='configured meson build directory (default: build)')
     p.add_argument('--quick', action='store_true',
-                   help='3 repetitions of 0.05 s each (a smoke run, well under 2 minutes)')
+                   help='%d repetitions of %g s each, not %d of %g s (a smoke run, well '
+                        'under 2 minutes)' % (QUICK['repetitions'], QUICK['min_time'],
+                                              FULL['repetitions'], FULL['min_time']))
     p.add_argument('--filter', metavar='REGEX',
                    help='only benchmarks matching REGEX (--benchmark_filter)')
     p.add_argument('--compare', nargs=2, metavar=('A.json', 'B.json'),
@@ -263,15 +277,39 @@ def host_name():
 # ---------------------------------------------------------------------------
 
 
+def repetition_rows(doc):
+    """The fewest per-repetition rows any benchmark of doc has (0: the run was
+    recorded with its aggregates only, as bench.py did before it kept them)."""
+    rows = {}
+    for b in doc.get('benchmarks', []):
+        if b.get('run_type', 'iteration') == 'iteration' and not b.get('error_occurred'):
+            name = b.get('name', '')
+            rows[name] = rows.get(name, 0) + 1
+    return min(rows.values()) if rows else 0
+
+
 def cmd_compare(parser, a, b):
+    docs = []
     for f in (a, b):
         if not os.path.isfile(f):
             die_usage(parser, "--compare: no such file '%s'" % f)
         try:
             with open(f) as fh:
-                json.load(fh)
+                docs.append(json.load(fh))
         except ValueError:
             die_usage(parser, "--compare: '%s' is not JSON" % f)
+        if not isinstance(docs[-1], dict):
+            die_usage(parser, "--compare: '%s' is not a Google Benchmark JSON file" % f)
+    for f, doc in zip((a, b), docs):
+        n = repetition_rows(doc)
+        if n < 2:
+            print("bench.py: note: %s has %s: compare.py compares it without a U test"
+                  % (f, 'one repetition' if n == 1 else
+                     'no per-repetition rows (aggregates only)'), file=sys.stderr)
+        elif n < UTEST_REPETITIONS:
+            print("bench.py: note: %s has %d repetitions; compare.py's U test wants %d "
+                  "(a full run): its p-values are marked unreliable" % (f, n, UTEST_REPETITIONS),
+                  file=sys.stderr)
     if not os.path.isfile(COMPARE_PY):
         print('bench.py: %s is missing: install Debian libbenchmark-tools' % COMPARE_PY,
               file=sys.stderr)
@@ -369,7 +407,9 @@ def cmd_run(parser, args):
                '--benchmark_out_format=json',
                '--benchmark_repetitions=%d' % p['repetitions'],
                '--benchmark_min_time=%g' % p['min_time'],
-               '--benchmark_report_aggregates_only=true',
+               # The console shows the aggregates only; the JSON keeps every
+               # repetition's row too, which compare.py's U test needs.
+               '--benchmark_display_aggregates_only=true',
                # Repetitions of all benchmarks in random order: a burst of
                # outside load spreads over many medians instead of ruining one.
                '--benchmark_enable_random_interleaving=true']
