@@ -3,7 +3,7 @@
 // on the i-th CPU of the process's affinity mask, modulo their number), the
 // thread counts of a contended benchmark, and padded per-thread slots.
 //
-// Reporting (Google Benchmark 1.7; results/README.md, "Bench files"): with
+// Reporting (Google Benchmark 1.7; bench/README.md): with
 // ->UseRealTime() real_time is wall time / iterations summed over threads,
 // i.e. the inverse of aggregate throughput; cpu_time is about the per-thread
 // latency of one op.

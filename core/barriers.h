@@ -1,7 +1,10 @@
 // barriers.h: the kernel's SMP barriers, the only place in anonx that may
 // issue a fence. Every caller says which barrier it pairs with.
 //
-// x86-64 (the kernel's choices, perf-anchors A8 and B.2):
+// x86-64 (the kernel's choices: arch/x86/include/asm/barrier.h __smp_mb,
+// 6.1, after 450cbdd0125c "locking/x86: Use LOCK ADD for smp_mb() instead
+// of MFENCE"; the costs below are bench/barriers_bench.cc BM_SmpMb_Model
+// against BM_Mfence_Asm):
 //  - smp_mb() is a locked RMW on a stack word (`lock orq $0`), not MFENCE:
 //    it orders like MFENCE for ordinary memory and costs one locked RMW
 //    (2 ns here) instead of 16 ns. clang 14 lowers a seq_cst fence to MFENCE,
@@ -18,8 +21,8 @@
 // kernel's barrier: two barriers on different CPUs synchronise with each
 // other, which can hide a data race that only the fence-free kernel code
 // would have. It never invents one. Ordering bugs among atomics (the missing
-// smp_mb of B7) are therefore the oracles' job, not TSan's (README,
-// "Sanitizer builds").
+// smp_mb of B7) are therefore the oracles' job, not TSan's
+// (tests/README.md, "Sanitizer builds").
 //
 // Under the Relacy back end (check/, ANONX_FENCE_HOOK): every barrier calls
 // anonx_fence_hook() with its kind and its site (the caller's line), and the

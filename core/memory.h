@@ -1,7 +1,7 @@
 // memory.h: page faults, COW, swap-in and zap (mm/memory.c), and the CPU's
 // own loads and stores through the page tables.
 //
-// Model simplifications (README, "what is modelled"):
+// Model simplifications (core/README.md, "what is modelled"):
 //  - A CPU access (cpu_access) takes the PT lock around "TLB lookup + load/
 //    store": it is atomic with respect to every PT-locked path, which is
 //    what the kernel gets from the TLB flush a clearer issues before it
@@ -122,7 +122,7 @@ int wp_page_copy(Env &env, typename Env::mm_t &mm, const vm_area_struct &vma, un
 
 // Models: do_wp_page() (mm/memory.c, checked against 6.1.192; 5.9-5.18 for
 // v5.18; for v6.2 the unshare of a non-anon page in a COW mapping, checked
-// against 6.12), with FAULT_FLAG_UNSHARE (§3.5, §3.6).
+// against 6.12), with FAULT_FLAG_UNSHARE (31cc5bc4af70).
 // Locking: mmap_lock read; PT lock held on entry; returns with it dropped.
 // Steps: (1) exclusive => reuse; (2) cheap checks (KSM, refcount > 3);
 // (3) page lock, free the swap cache, refcount == 1 => (4)
@@ -243,7 +243,7 @@ bool should_try_to_free_swap(Env &env, typename Env::page_t *page, unsigned flag
 }
 
 // Models: do_swap_page() (mm/memory.c, checked against 6.1.192,
-// mm/memory.c:3775-4129; §3.8). v5.18 runs the same steps without the flag
+// mm/memory.c:3775-4129). v5.18 runs the same steps without the flag
 // (the 5.18 "streamlined" rule: a bypass page or refcount 1 is reusable).
 // Locking: mmap_lock read; takes the page lock, then the PT lock; calls
 // do_wp_page with the PT lock held, which drops it.
@@ -483,8 +483,8 @@ bool cpu_access(Env &env, typename Env::mm_t &mm, unsigned long addr, unsigned w
 // page it releases (free_pages_and_swap_cache): an unmapped page still in
 // the swap cache, that no swap entry refers to any more, leaves it. Without
 // this, a page left in the swap cache by a failed swap-out (a pinned page,
-// §3.7) would never be freed. Locking: PT lock held; the page lock is only
-// tried (shrink_page takes the page lock before the PT lock).
+// core/vmscan.h) would never be freed. Locking: PT lock held; the page
+// lock is only tried (shrink_page takes the page lock before the PT lock).
 template <class Env>
 void free_swap_cache(Env &env, typename Env::page_t *page) {
   if (PageSwapCache(page) && page_mapcount(page) == 0 && trylock_page(page)) {
@@ -495,7 +495,7 @@ void free_swap_cache(Env &env, typename Env::page_t *page) {
 
 // Models: zap_pte_range() for one PTE (MADV_DONTNEED, munmap, exit;
 // mm/memory.c, checked against 6.1.192). Locking: PT lock held. The flag is
-// left set (§3.12).
+// left set (core/rmap.h page_remove_rmap says why).
 // Simplifications: the page is released at once, not after the mmu_gather
 // TLB flush (a GUP-fast that read the old PTE fails on the zero refcount or
 // on its (B4) re-check either way); a swap entry is dropped with swap_free,

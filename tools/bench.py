@@ -13,7 +13,7 @@ cv; its `context` extended with git_sha, git_short, git_dirty, compiler,
 build_type, optimization, ptl, sanitizer and anonx_mode. A full run has
 UTEST_REPETITIONS (9) repetitions, the fewest for which Google Benchmark's
 compare.py trusts its Mann-Whitney U test (--compare); --quick has 3. Then
-the ratio gates P1..P9 are printed (results/README.md lists them), each from
+the ratio gates P1..P9 are printed (bench/README.md lists them), each from
 the medians of this one run, one line each:
 
   <id> <ratio> <threshold> PASS|FAIL|SKIP|INFO  <what>
@@ -56,7 +56,7 @@ PTL_BENCH = {
 }
 
 # ---------------------------------------------------------------------------
-# Gates P1..P9 (results/README.md). Every ratio comes from the medians of one
+# Gates P1..P9 (bench/README.md). Every ratio comes from the medians of one
 # run: the 'median' aggregate of each benchmark's repetitions.
 #   time:       real_time(num) / real_time(den), both at 1 thread; <= threshold
 #   scaling:    aggregate throughput at 2 threads / at 1 thread of one
