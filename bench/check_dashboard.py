@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: GPL-2.0-only
 """Meson test (suite 'report'): build the dashboard from bench/fixtures and
 check it. Runs `/usr/bin/python3 tools/dashboard.py --results FIXTURES --out
 OUT`, then verifies that index.html exists, that every <img src> in it names

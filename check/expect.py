@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-only
 """expect.py: runs anonx-check and checks *why* it exited as it did.
 
   expect.py --exit 1 --expect I1[,I2] -- anonx-check ARGS...

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // pairs.h: the racing pairs of anonx-check, each a Relacy test of two
 // threads running the same core/ paths as the stress scenario of the same
 // name, with its oracles. Thread 0 is the clearer C ((A1)..(A4)), thread 1

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // relacy_policy.h: core/ under Relacy (Debian relacy-dev), the model checker
 // of the C++ memory model: the atomic policy rl_atomic<T>, the barrier and
 // spin-wait hooks of core/barriers.h and core/compiler.h, and the env hooks

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // anonx.h: the whole model, for the harness, the tests and the benchmarks.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // barriers.h: the kernel's SMP barriers, the only place in anonx that may
 // issue a fence. Every caller says which barrier it pairs with.
 //

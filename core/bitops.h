@@ -1,6 +1,7 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // bitops.h: the kernel's bit operations on a word (or bitmap) of
 // Atomic<unsigned long>, with the kernel memory model's ordering rules
-// (kernel-protocol §1.4):
+// (Documentation/atomic_bitops.txt, 6.1):
 //  - non-value-returning RMWs (set_bit, clear_bit, change_bit) are atomic but
 //    unordered: relaxed. x86 still emits a LOCKed instruction.
 //  - value-returning RMWs (test_and_*) are fully ordered: seq_cst. g++ 12

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // compiler.h: attributes shared by core/: cache-line layout and clang's
 // thread-safety capability annotations (checked with -Wthread-safety).
 #pragma once
@@ -7,8 +8,8 @@
 
 namespace anonx {
 
-// Zen 4 lines are 64 bytes; 128 also defeats the adjacent-line prefetcher
-// (perf-anchors B.5), so independently written objects are 128-aligned.
+// Zen 4 lines are 64 bytes; 128 also defeats the adjacent-line prefetcher,
+// so independently written objects are 128-aligned.
 inline constexpr std::size_t kCacheLine = 64;
 inline constexpr std::size_t kNoFalseSharing = 128;
 

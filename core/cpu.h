@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // cpu.h: harness threads as CPUs. Each CPU has a padded section counter for
 // its IRQ-off sections (GUP-fast's local_irq_disable); a TLB-flush IPI or a
 // page-table free waits for every CPU that is inside one.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // env.h: what a path needs besides its arguments: the protocol (generation
 // and mutant), the machine, the CPU it runs on, that CPU's statistics, and
 // the window hooks between labelled steps.

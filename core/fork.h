@@ -1,5 +1,6 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // fork.h: fork's copy of an address space (kernel/fork.c dup_mmap,
-// mm/memory.c copy_page_range / copy_pte_range / copy_present_pte), §3.4.
+// mm/memory.c copy_page_range / copy_pte_range / copy_present_pte).
 #pragma once
 
 #include "memory.h"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // huge_memory.h: PMD-mapped anonymous THP (mm/huge_memory.c): the huge
 // fault, the huge write/unshare fault, the PMD split that hands the flag
 // from the head to every subpage (I9), zap and fork of a huge PMD.
@@ -119,7 +120,7 @@ void __split_huge_pmd(Env &env, typename Env::mm_t &mm, unsigned long addr) {
   pmdp->store(mk_pmd_table(static_cast<unsigned long>(t)).v, std::memory_order_release);
 }
 
-// Models: do_huge_pmd_wp_page() (§3.5, THP; mm/huge_memory.c, checked
+// Models: do_huge_pmd_wp_page() (THP write fault; mm/huge_memory.c, checked
 // against 6.1.192). Locking: mmap_lock read; takes the PMD lock. Exclusive
 // => reuse; else refcount == 1 and one mapping => page_move_anon_rmap +
 // reuse; else split and let the PTE fault path copy per subpage.
@@ -171,7 +172,7 @@ void zap_huge_pmd(Env &env, typename Env::mm_t &mm, unsigned long addr) {
   env.put_page(head);
 }
 
-// Models: copy_huge_pmd() (fork, §3.4; checked against 6.1.192
+// Models: copy_huge_pmd() (fork; checked against 6.1.192
 // mm/huge_memory.c). Locking: both mmap_locks write; takes both PMD locks.
 // Steps: allocate the child's PTE table (pte_alloc_one; none: -ENOMEM);
 // share the THP and deposit the table with the child's PMD; or, when the

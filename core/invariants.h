@@ -1,4 +1,23 @@
-// invariants.h: the oracles I1..I11 of kernel-protocol §5.
+// SPDX-License-Identifier: GPL-2.0-only
+// invariants.h: the oracles I1..I11 (the model's names; the kernel asserts
+// most of them as VM_BUG_ONs, e.g. mm/gup.c sanity_check_pinned_pages for
+// I1, wp_page_reuse and do_swap_page in mm/memory.c for I3, 6.1):
+//  I1  a committed FOLL_PIN on an anon page => the page (THP: head or the
+//      subpage) is PageAnonExclusive, from commit until unpin, zap included;
+//  I2  no wrong COW: while a pin obtained via address A is held and A is not
+//      unmapped, A maps the pinned page whenever present (never a copy, a
+//      swap or a migration entry);
+//  I3  a present writable PTE/PMD of an anon (sub)page => exclusive;
+//  I4  exclusive and mapped => mapped once (mapcount 1);
+//  I5  shared (mapcount > 1, or by two mms) => not exclusive, every PTE R/O;
+//  I6  KSM pages are never exclusive and never pinned;
+//  I7  a page behind swap or migration entries is not exclusive;
+//      SWP_EXCLUSIVE / READ_EXCLUSIVE / WRITE entries only for a sole mapping;
+//  I8  hugetlb: the flag only on the head page;
+//  I9  after a PMD split every subpage carries the head's former flag;
+//  I10 a newly allocated page has the flag clear and is not anon;
+//  I11 accounting: small page refcount >= 1024 * pins + mappings, large
+//      pincount == pins; page_maybe_dma_pinned never false under a pin.
 //
 // Three kinds of check:
 //  (a) inline at commit points: a pin returned to its caller, an unpin, the

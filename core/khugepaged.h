@@ -1,5 +1,6 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // khugepaged.h: collapse of 512 PTE-mapped small anon pages into one THP
-// (mm/khugepaged.c collapse_huge_page), §3.11.
+// (mm/khugepaged.c collapse_huge_page).
 #pragma once
 
 #include "memory.h"

@@ -1,5 +1,6 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // ksm.h: KSM merging of one anonymous page into a stable KSM page
-// (mm/ksm.c write_protect_page, replace_page), §3.10.
+// (mm/ksm.c write_protect_page, replace_page).
 //
 // Simplifications: no scanning and no checksums; the harness names the page
 // and the stable page (made by ksm_new_stable_page) it merges into.
@@ -27,7 +28,7 @@ typename Env::page_t *ksm_new_stable_page(Env &env, unsigned long src_pfn, unsig
 // clear and flush; refuse extra references (mapcount + 1 + swapcache !=
 // refcount: GUP, O_DIRECT); page_try_share_anon_rmap ((A2), (A3)); (A4) the
 // PTE clean and R/O — possibly the *same value* as before, the case that
-// needs the MP pairing (B8, §4.3).
+// needs the MP pairing (mutant B8 in core/protocol.h; 088b8aa537c2).
 // Simplifications: two of the kernel's triggers are left out, a protnone
 // PTE with the saved write bit (NUMA hinting) and mm_tlb_flush_pending (a
 // writable TLB entry may outlive a R/O PTE), since the model has neither;

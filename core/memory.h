@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // memory.h: page faults, COW, swap-in and zap (mm/memory.c), and the CPU's
 // own loads and stores through the page tables.
 //

@@ -1,6 +1,7 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // migrate.h: migration of one anonymous small page (mm/rmap.c
 // try_to_migrate_one, mm/migrate.c migrate_page_move_mapping /
-// remove_migration_pte), §3.9.
+// remove_migration_pte).
 //
 // Simplifications: one page at a time, asked for by the harness; THP
 // migration is not modelled.

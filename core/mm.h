@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // mm.h: the address space (mm_struct) and the machine it runs on.
 //
 //  - page tables: one PMD level of kPmdsPerMm entries, each none, a huge
@@ -171,11 +172,11 @@ using mm_struct = basic_mm<>;
 // raw_write_seqcount_begin: the count becomes odd, then smp_wmb, as the
 // kernel (include/linux/seqlock.h; checked against 6.1.192). The pin check
 // that follows is a store->load pairing with GUP-fast's W(pin) ; mb ;
-// R(seq) (kernel-protocol §4.4): smp_wmb does not order it. On x86 the PT
-// lock fork takes next is a locked RMW, a full barrier, and gives the
-// order, as in the kernel; whether an acquire-only lock (arm64's qspinlock)
-// does is the weak-memory back end's question, not settled by a stronger
-// barrier here.
+// R(seq) (mm/gup.c lockless_pages_from_mm, 6.1): smp_wmb does not order
+// it. On x86 the PT lock fork takes next is a locked RMW, a full barrier,
+// and gives the order, as in the kernel; whether an acquire-only lock
+// (arm64's qspinlock) does is the weak-memory back end's question, not
+// settled by a stronger barrier here.
 template <class A>
 ANONX_INLINE void raw_write_seqcount_begin(A *seq) {
   seq->store(seq->load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // mprotect.h: mprotect of a whole VMA (mm/mprotect.c change_pte_range).
 // Making a range read-only write-protects every present PTE (the page stays
 // exclusive: this is how a pinned page ends up behind a R/O PTE, B4);

@@ -1,6 +1,8 @@
-// page.h: struct page (kernel-protocol §1-§2): 64 bytes like the kernel's,
-// with flags, _refcount, _mapcount, mapping (anon and KSM bits), the
-// compound head, and the compound pincount/mapcount of the first tail page.
+// SPDX-License-Identifier: GPL-2.0-only
+// page.h: struct page (include/linux/mm_types.h, 6.1): 64 bytes like the
+// kernel's, with flags, _refcount, _mapcount, mapping (anon and KSM bits),
+// the compound head, and the compound pincount/mapcount of the first tail
+// page.
 // Frames live in a type-stable memmap (page_alloc.h) and are never returned
 // to the OS, so a lockless reader may touch a freed frame, as in the kernel.
 //
@@ -194,7 +196,8 @@ ANONX_INLINE bool PageKsm(const P *p) {
           PAGE_MAPPING_FLAGS) == PAGE_MAPPING_KSM;
 }
 
-// ---- PG_anon_exclusive (§1.3): PF_ANY, per subpage ------------------------
+// ---- PG_anon_exclusive: PF_ANY, per subpage --------------------------------
+// (include/linux/page-flags.h PageAnonExclusive and its set/clear, 5.19)
 
 // Reads the flag of exactly this (sub)page (PF_ANY, which also asserts the
 // struct page is not poisoned); asserts the page is anon.
@@ -232,7 +235,9 @@ ANONX_INLINE void vm_bug_on_writable_not_exclusive(bool writable, P *p, const ch
     ::anonx::report_violation("VM_BUG_ON:writable but not exclusive (I3)", p->pfn, site);
 }
 
-// ---- refcount, mapcount, pins (§2) ----------------------------------------
+// ---- refcount, mapcount, pins ---------------------------------------------
+// (include/linux/page_ref.h; include/linux/mm.h page_mapcount,
+// page_maybe_dma_pinned; mm/gup.c try_grab_folio, gup_put_folio; 6.1)
 
 template <class P>
 ANONX_INLINE int page_ref_count(const P *p) {

@@ -1,6 +1,8 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // page_alloc.h: the memmap (type-stable frames), page contents, and the page
 // allocator: per-CPU caches over a global free list for order-0 pages, a
-// free list of order-9 blocks for THP (kernel-protocol §1.5).
+// free list of order-9 blocks for THP, with the flag checks of
+// mm/page_alloc.c free_pages_prepare and check_new_page (6.1).
 //
 // Contents: each frame has kWordsPerPage words of plain memory beside the
 // memmap. Accesses through a mapping (the process) or a pin (DMA) are relaxed

@@ -1,4 +1,5 @@
-// page_flags.h: the page->flags word of Linux 5.19/6.1 (kernel-protocol §1).
+// SPDX-License-Identifier: GPL-2.0-only
+// page_flags.h: the page->flags word (include/linux/page-flags.h, 5.19/6.1).
 // Bit numbers follow `enum pageflags` (0..21 are configuration independent),
 // with the 5.19 aliases; the PF_ policies decide which struct page of a
 // compound page a flag lives on; the PageAnonExclusive family carries the
@@ -62,7 +63,8 @@ inline constexpr unsigned long PAGE_FLAGS_CHECK_AT_PREP =
 
 inline constexpr unsigned long PAGE_POISON_FLAGS = ~0UL;
 
-// How PageFoo(page) picks the struct page whose flags it touches (§1.2).
+// How PageFoo(page) picks the struct page whose flags it touches (the PF_*
+// policies of include/linux/page-flags.h, 5.19).
 enum class pf_policy { ANY, HEAD, ONLY_HEAD, NO_TAIL, NO_COMPOUND, SECOND };
 
 }  // namespace anonx

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // pagemap.h: the page lock (PG_locked as a bit spinlock) and the mapcount
 // helpers shared by the paths.
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // protocol.h: protocol generations and mutants.
 //
 // A generation is the protocol as one kernel release runs it; a mutant is

@@ -1,4 +1,7 @@
-// pte.h: page-table entries as 64-bit words (kernel-protocol §3).
+// SPDX-License-Identifier: GPL-2.0-only
+// pte.h: page-table entries as 64-bit words, in a bit layout of the model's
+// own (x86's is arch/x86/include/asm/pgtable_types.h); the non-present kinds
+// are those of include/linux/swapops.h (6.1).
 //
 //  present entry    bit 0 PRESENT, 1 WRITE, 2 DIRTY, 3 YOUNG, 4 HUGE (PMD leaf),
 //                   5 TABLE (PMD pointing at a PTE table), pfn/table << 12

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // ptl.h: lock implementations for the split page-table lock (PTL), the PMD
 // lock, the zone lock and mmap_lock, each carrying clang thread-safety
 // capability annotations (-Wthread-safety).

@@ -1,6 +1,8 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // rmap.h: the anon rmap helpers that set, test and clear PG_anon_exclusive
 // (include/linux/rmap.h, mm/rmap.c), and the (A1) step shared by every path
-// that clears the flag. Step labels follow kernel-protocol §4:
+// that clears the flag. Step labels, used across core/ and check/ for the
+// accesses that the barriers of 088b8aa537c2 order:
 //   clearer C: (A1) clear the PTE, (A2) read the pin count, (A3) clear the
 //              flag, (A4) write the final PTE
 //   GUP-fast G: (B1) read the PTE, (B2) check it, (B3) pin, (B4) re-read
@@ -98,7 +100,7 @@ void page_add_anon_rmap(Env &env, typename Env::page_t *page, typename Env::mm_t
 // Models: page_remove_rmap() (mm/rmap.c, checked against 6.1.192).
 // Locking: PT lock held. The flag
 // is left alone: zap leaves it set so that unpin's sanity check still holds
-// (§3.12).
+// (mm/gup.c sanity_check_pinned_pages, 6.1).
 template <class P>
 void page_remove_rmap(P *page, bool compound) {
   if (compound)

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // swap.h: a swap device: slots holding page contents, swap counts
 // (swap_map: references from swap PTEs) and a swap cache (the page that
 // currently caches a slot). Models mm/swapfile.c and mm/swap_state.c at the

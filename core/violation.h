@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // violation.h: where failed sanity checks (VM_BUG_ON) and invariant
 // violations go. The kernel would BUG(); a stress harness must count them and
 // keep running, so each is reported to a sink with its check's name, the

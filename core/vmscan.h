@@ -1,5 +1,6 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // vmscan.h: swap-out of one anonymous page (mm/vmscan.c shrink_page_list,
-// mm/rmap.c try_to_unmap / try_to_unmap_one), §3.7, and the rmap walk.
+// mm/rmap.c try_to_unmap / try_to_unmap_one), and the rmap walk.
 //
 // Simplifications: reclaim is asked for one page by the harness (no LRU
 // scanning); THP are not swapped (the kernel would split them first).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // audit.cc: the conservation oracles (audit.h).
 #include "audit.h"
 

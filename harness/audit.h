@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // audit.h: the conservation oracles. They need no knowledge of a bug: at a
 // quiescent point of a group (between lockstep iterations, at teardown) the
 // machine's references, pins, frames and swap slots must add up to what

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // cli.h: what the command lines of anonx-stress and anonx-check share: the
 // usage error (exit 2, a one-line message naming the bad value), integer and
 // list parsing, the --protocol / --platform / --mutant values, and reports

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // json.h: the reports' JSON, nlohmann::ordered_json (keys stay in the order
 // they are written), and the one number rule the reports keep: a float is
 // written with six significant digits (printf's %.6g), so reports read the

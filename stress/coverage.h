@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // coverage.h: the coverage model of the protocol's state space, as data.
 //
 // A *cell* is (page state reached by a set-up sequence) x (path) x (racer:

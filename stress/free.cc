@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // free.cc: free-running torture (--mode free, and the `mixed` scenario):
 // the scenario's actor kinds loop on one address space with think time and
 // occasional long holds, each checking what it can inline; a checker scans

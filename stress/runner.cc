@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // runner.cc: runs one cell: builds the groups (one machine each), starts
 // one thread per simulated CPU, drives lockstep iterations or free mode,
 // and sums the per-thread statistics at the end.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // stress.h: the harness's types: cells, actors, scenarios, outcomes.
 //
 // A *cell* is one (scenario, protocol, mutant, threads, mode, seed) run.
