@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // bitops_test.cc: every bitop of core/bitops.h against a plain sequential
 // model (the Concurrency Kit habit): random 2-word bitmaps, random bit
 // numbers across both words, comparing the returned bit and both resulting

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-only
 # check_cli.sh ANONX_STRESS: bad input gets exit 2 and one line naming the
 # bad value (then the usage).
 bin=$1

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-only
 # check_codegen.sh OBJECT COMPILER_ID [OBJDUMP]: requires the x86 locked bit
 # instructions for test_and_set_bit / test_and_clear_bit in OBJECT (built
 # from codegen_bitops.cc at -O2). Exit 77 (skip) where the check does not

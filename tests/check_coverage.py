@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-only
 """check_coverage.py: runs `anonx-stress --coverage` and checks its table.
 
   check_coverage.py --exit 0 [--expect I2,I2-odirect] -- anonx-stress --coverage ARGS...

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-only
 # check_filters.sh BINARY FILTER...: every gtest filter that tests/meson.build
 # runs BINARY with selects at least one test. gtest 1.12 exits 0 when a
 # filter matches nothing, so a renamed case would otherwise pass, silently,

@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
-"""check_liveness.py SOURCE_ROOT BUILD_ROOT: the README's oracle liveness
-table is complete.
+# SPDX-License-Identifier: GPL-2.0-only
+"""check_liveness.py SOURCE_ROOT BUILD_ROOT: the oracle liveness table of
+docs/oracles.md is complete.
 
 Every check name the model and the harness can report (each
-report_violation("NAME", ...) and VM_BUG_ON_PFN(..., "NAME") in core/ and
-stress/, and the outcome grading's forbidden:<outcome>) has a row in the
-README's table "Oracle liveness", and the test each row names is a
+report_violation("NAME", ...) and VM_BUG_ON_PFN(..., "NAME") in core/,
+harness/ and stress/, and the outcome grading's forbidden:<outcome>) has a
+row in the table "Oracle liveness" of docs/oracles.md, and the test each row names is a
 registered meson test (BUILD_ROOT/meson-info/intro-tests.json). The named
 test is the one that makes the check fire and asserts its name: a check
 with no such test guards nothing, and a suite stays green when it dies.
@@ -18,9 +19,8 @@ import sys
 
 src, build = sys.argv[1], sys.argv[2]
 names = set()
-for path in glob.glob(os.path.join(src, 'core', '*.h')) + \
-        glob.glob(os.path.join(src, 'stress', '*.h')) + \
-        glob.glob(os.path.join(src, 'stress', '*.cc')):
+for path in [p for d in ('core', 'harness', 'stress') for ext in ('*.h', '*.cc')
+             for p in sorted(glob.glob(os.path.join(src, d, ext)))]:
     if os.path.basename(path) == 'violation.h':
         continue  # the definitions, not checks
     text = open(path).read()
@@ -33,10 +33,11 @@ for path in glob.glob(os.path.join(src, 'core', '*.h')) + \
     if 'std::string("forbidden:")' in text:
         names.add('forbidden:<outcome>')
 
-readme = open(os.path.join(src, 'README.md')).read()
+TABLE = os.path.join('docs', 'oracles.md')
+readme = open(os.path.join(src, TABLE)).read()
 sec = readme.split('### Oracle liveness', 1)
 if len(sec) < 2:
-    print('FAIL: README.md has no "### Oracle liveness" table')
+    print('FAIL: %s has no "### Oracle liveness" table' % TABLE)
     sys.exit(1)
 rows = {}
 for line in sec[1].split('\n### ')[0].split('\n## ')[0].splitlines():
@@ -48,9 +49,9 @@ with open(os.path.join(build, 'meson-info', 'intro-tests.json')) as f:
 
 fails = []
 for n in sorted(names - set(rows)):
-    fails.append('check %r has no row in the README liveness table' % n)
+    fails.append('check %r has no row in the liveness table of %s' % (n, TABLE))
 for n in sorted(set(rows) - names):
-    fails.append('the README liveness table lists %r, which no code reports' % n)
+    fails.append('the liveness table of %s lists %r, which no code reports' % (TABLE, n))
 for n, t in sorted(rows.items()):
     if t not in tests:
         fails.append('check %r: its test %r is not a registered meson test' % (n, t))

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-only
 """check_mutant_tests.py STRESS --negative M,M,... --stress M,M,...
 
 Every mutant that `STRESS --list --json` lists has a negative test (a

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-only
 # check_mutate_shards.sh: a mutation campaign sharded on GNU parallel gives
 # the verdicts of the unsharded run (issue 11).
 #

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: GPL-2.0-only
 """check_mutate_sites.py: tools/mutate.py finds its sites in core/ (issue 11).
 
   check_mutate_sites.py SOURCE_ROOT

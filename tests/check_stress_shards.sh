@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-only
 # check_stress_shards.sh: anonx-stress's own --shard runs on the same two
 # engines and the same merge as a mutation campaign (issue 11).
 #

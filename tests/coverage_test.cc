@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // coverage_test.cc: the coverage model (stress/coverage.h) run without
 // threads. Every feasible cell, its two operations one after the other in
 // both orders, is a deterministic test of the same set-up, oracles and

@@ -1,5 +1,6 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // cow_table_test.cc: the anonymous-memory table of the kernel selftest
-// tools/testing/selftests/mm/cow.c (kernel-protocol §7.1) as data.
+// tools/testing/selftests/mm/cow.c as data.
 //
 // 14 cases x 2 page kinds (base page; PMD-mapped THP) x 3 generations
 // (v5.18, v5.19, v6.2) = 84 parameterized tests. Each case is the selftest's
@@ -383,8 +384,8 @@ INSTANTIATE_TEST_SUITE_P(Cow, CowTable,
                                             ::testing::ValuesIn(kGenerations)),
                          param_name);
 
-// The table's checks can fail: each replayed historical bug (kernel-protocol
-// §6) on top of v6.2 makes the case that guards against it fail.
+// The table's checks can fail: each replayed historical bug (a mutant of
+// the catalogue, core/README.md) on top of v6.2 makes the case that guards against it fail.
 struct mutant_probe {
   unsigned id;  // case id
   mutant mu;

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // cpu_test.cc: the IRQ-off sections and the IPI wait of core/cpu.h
 // (GUP-fast's local_irq_disable against a TLB-flush IPI or a page-table
 // free): wait_for_sections never returns while a section that began before
@@ -12,6 +13,7 @@
 #include <thread>
 
 #include "test_util.h"
+#include "time_scale.h"
 
 namespace anonx {
 namespace {
@@ -77,7 +79,7 @@ TEST(CpuSections, LaterSectionDoesNotBlock) {
     std::this_thread::sleep_for(50ms);  // the waiter is now spinning on S1
     cpus.local_irq_enable(0);
     cpus.local_irq_disable(0);  // S2, begins after the wait started
-    const auto deadline = std::chrono::steady_clock::now() + 10s;
+    const auto deadline = std::chrono::steady_clock::now() + testing::scaled(10s);
     while (stage.load() < 3 && std::chrono::steady_clock::now() < deadline)
       std::this_thread::yield();
     cpus.local_irq_enable(0);
@@ -106,7 +108,7 @@ TEST(CpuSections, WaitsFinishUnderChurn) {
     for (int i = 0; i < 20000; i++) cpus.wait_for_sections(1);
     return true;
   });
-  const bool finished = waits.wait_for(20s) == std::future_status::ready;
+  const bool finished = waits.wait_for(testing::scaled(20s)) == std::future_status::ready;
   stop.store(true);
   churn.join();
   ASSERT_TRUE(finished) << "wait_for_sections did not return under section churn";

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-only
 """expect_check.py: runs one anonx-stress cell and checks *why* it passed.
 
   expect_check.py --exit 1 --expect I2[,I2-data] -- anonx-stress ARGS...

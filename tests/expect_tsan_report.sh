@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-only
 # expect_tsan_report.sh FUNCTION COMMAND...: passes when ThreadSanitizer
 # reports a data race in COMMAND and FUNCTION is in one of the report's
 # stacks: a TSan-only mutant must be caught at the site it plants, not by a

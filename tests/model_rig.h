@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // model_rig.h: what the path and cow.c tests share: one machine, the env of
 // its CPU 0 (no hooks), a violation sink of the test's own, and the free
 // frame, THP block and swap slot counts at the start, for the leak checks;
@@ -8,6 +9,7 @@
 #include <string>
 
 #include "anonx.h"
+#include "run_env.h"
 
 namespace anonx::testing {
 

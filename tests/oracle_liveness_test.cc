@@ -1,10 +1,12 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // oracle_liveness_test.cc: every check the model and the harness can report
 // is alive: for each, a state that breaks it (made by hand, where no path of
 // the correct protocol can reach it) and the check's name in the sink.
 // A check that never fires guards nothing, and a suite stays green when one
-// dies; these tests turn red instead. The README's liveness table maps every
-// check name to the test that makes it fire (here, in the negative suite or
-// in the stress suite); tests/check_liveness.py keeps that table complete.
+// dies; these tests turn red instead. The liveness table of docs/oracles.md
+// maps every check name to the test that makes it fire (here, in the
+// negative suite or in the stress suite); tests/check_liveness.py keeps that
+// table complete.
 #include <gtest/gtest.h>
 
 #include <string>

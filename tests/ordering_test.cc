@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // ordering_test.cc: the model's ordering is never stronger than the
 // kernel's (fidelity review, deviation 5). core/ runs here on a recording
 // atomic (every store and exchange logs its address and memory order) and

@@ -1,4 +1,5 @@
-// page_alloc_test.cc: the allocator of kernel-protocol §1.5 and I10: a new
+// SPDX-License-Identifier: GPL-2.0-only
+// page_alloc_test.cc: the allocator (core/page_alloc.h, as mm/page_alloc.c) and I10: a new
 // page has every AT_PREP bit clear, refcount 1, not anon; freeing checks
 // AT_FREE, clears AT_PREP (and the compound metadata) on the head and every
 // tail and returns the block; double frees and bad states are reported; the

@@ -1,7 +1,10 @@
-// page_flags_test.cc: the flag word of kernel-protocol §1: bit numbers and
-// aliases against the §1.1 table, the AT_FREE/AT_PREP masks (§1.5), the PF_
-// policies (§1.2) and the PageAnonExclusive family's sanity checks (§1.3),
-// which report to the violation sink instead of BUG().
+// SPDX-License-Identifier: GPL-2.0-only
+// page_flags_test.cc: the flag word (core/page_flags.h, as
+// include/linux/page-flags.h): bit numbers and aliases against the kernel's
+// enum pageflags, the AT_FREE/AT_PREP masks (mm/page_alloc.c's
+// PAGE_FLAGS_CHECK_AT_FREE/PREP), the PF_ policies and the
+// PageAnonExclusive family's sanity checks, which report to the violation
+// sink instead of BUG().
 #include <gtest/gtest.h>
 
 #include "page.h"
@@ -11,7 +14,7 @@
 namespace anonx {
 namespace {
 
-// §1.1, bit 0 upward (5.19-6.1); 0..21 are configuration independent.
+// enum pageflags, bit 0 upward (5.19-6.1); 0..21 are configuration independent.
 TEST(PageFlags, BitNumbers) {
   EXPECT_EQ(PG_locked, 0u);
   EXPECT_EQ(PG_referenced, 1u);
@@ -39,7 +42,7 @@ TEST(PageFlags, BitNumbers) {
   EXPECT_LE(static_cast<unsigned>(__NR_PAGEFLAGS), kBitsPerLong);
 }
 
-// §1.1 aliases, including the two the 5.19 series introduced or moved.
+// The enum's aliases, including the two the 5.19 series introduced or moved.
 TEST(PageFlags, Aliases) {
   EXPECT_EQ(PG_anon_exclusive, PG_mappedtodisk);
   EXPECT_EQ(PG_anon_exclusive, 17u);
@@ -55,7 +58,7 @@ TEST(PageFlags, Aliases) {
   EXPECT_EQ(PG_isolated, PG_reclaim);
 }
 
-// §1.5: AT_FREE lists exactly the must-be-clear flags and not
+// AT_FREE lists exactly the must-be-clear flags and not
 // PG_anon_exclusive (zap leaves it set); AT_PREP is every flag but
 // PG_hwpoison.
 TEST(PageFlags, FreeAndPrepMasks) {
@@ -187,7 +190,7 @@ TEST_F(PagePolicy, PoisonedPage) {
   EXPECT_EQ(count("PagePoisoned"), 4u);
 }
 
-// §1.2/§1.3: the anon-exclusive helpers use PF_ANY, which also asserts the
+// The anon-exclusive helpers use PF_ANY, which also asserts the
 // struct page is not poisoned (kernel: PF_ANY(page, 1) = PF_POISONED_CHECK).
 TEST_F(PagePolicy, AnonExclusiveOnPoisoned) {
   page poisoned;
@@ -202,7 +205,7 @@ TEST_F(PagePolicy, AnonExclusiveOnPoisoned) {
   EXPECT_EQ(sink.total(), 4u);
 }
 
-// §1.3: PageAnonExclusive asserts PageAnon (the head's mapping).
+// PageAnonExclusive asserts PageAnon (the head's mapping).
 TEST_F(PagePolicy, AnonExclusiveOnNonAnon) {
   EXPECT_FALSE(PageAnonExclusive(small));
   EXPECT_EQ(count("PageAnonExclusive(!PageAnon)"), 1u);

@@ -1,4 +1,5 @@
-// page_test.cc: reference, pin and map accounting of kernel-protocol §2 on
+// SPDX-License-Identifier: GPL-2.0-only
+// page_test.cc: reference, pin and map accounting (include/linux/mm.h, mm/gup.c) on
 // small and compound (order-9) pages: try_grab_folio (GUP-fast),
 // try_grab_page (slow GUP), gup_put_folio_ref (unpin / put),
 // page_maybe_dma_pinned (no false negative while a pin is held; documented
@@ -85,7 +86,7 @@ TEST_F(PageRef, CompoundPinAndGet) {
     }
 }
 
-// §2: small pages count pins in the refcount, so 1024 ordinary references
+// Small pages count pins in the refcount, so 1024 ordinary references
 // look pinned (a documented false positive); 1023 in all do not.
 TEST_F(PageRef, SmallFalsePositiveAt1024Refs) {
   for (int i = 0; i < GUP_PIN_COUNTING_BIAS - 2; i++)
@@ -109,7 +110,7 @@ TEST_F(PageRef, CompoundManyRefsNotPinned) {
 }
 
 // Random sequences of grabs and puts of both kinds through both paths:
-// the counts follow the §2 formulas and a held pin is always visible (I11).
+// the counts follow the kernel's formulas and a held pin is always visible (I11).
 TEST_F(PageRef, AccountingRandomNoFalseNegative) {
   const uint64_t seed = testing::test_seed();
   SCOPED_TRACE(testing::seed_trace(seed));

@@ -1,5 +1,6 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // pte_test.cc: PTE/PMD encode/decode round trips for every entry kind of
-// core/pte.h (kernel-protocol §3): none, present R/O and R/W, dirty/young,
+// core/pte.h: none, present R/O and R/W, dirty/young,
 // swap with and without SWP_EXCLUSIVE, migration READ / READ_EXCLUSIVE /
 // WRITE, huge PMD, PMD table pointer, and the freed-table poison.
 #include "pte.h"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // ptl_test.cc: every lock of core/ptl.h (the selectable PTL implementations
 // and the rw_semaphore of mmap_lock) is mutually exclusive: two CPUs
 // increment a plain counter inside the lock and it ends exact. Under

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // step_scheduler.h: scripted interleavings of the model's labelled steps.
 //
 // Two or three actors (std::threads), each with its own env (own CPU number,
@@ -31,11 +32,16 @@
 //    expected to hold X elsewhere).
 //  * until(pred, max_wait): consumed when pred() holds (met) or after
 //    max_wait (not met). pred is polled under the scheduler's lock.
+//    A max_wait is taken as given: as a window the correct protocol must
+//    hold X back for, a slow machine cannot fail it; where the run expects
+//    the entry met (a mutant's), the test passes a scaled bound
+//    (tests/time_scale.h) that the event itself ends.
 //  * An optional entry naming an actor that has finished is skipped; a
 //    required one is a failure.
-//  * Timeout: an actor blocked for more than `timeout` (default 5 s) fails
-//    the run with the entry it is stuck at and every actor's state. After
-//    any failure all actors run freely, so a test never hangs on a script.
+//  * Timeout: an actor blocked for more than `timeout` (default 5 s, times
+//    ANONX_TIME_SCALE: tests/time_scale.h) fails the run with the entry it
+//    is stuck at and every actor's state. After any failure all actors run
+//    freely, so a test never hangs on a script.
 #pragma once
 
 #include <chrono>
@@ -48,6 +54,7 @@
 #include <vector>
 
 #include "anonx.h"
+#include "time_scale.h"
 
 namespace anonx::test {
 
@@ -107,7 +114,7 @@ class step_scheduler {
                  std::chrono::milliseconds timeout = 5000ms)
       : names_(std::move(actor_names)),
         script_(std::move(script)),
-        timeout_(timeout),
+        timeout_(::anonx::testing::scaled(timeout)),
         state_(names_.size(), st::running),
         where_(names_.size()),
         met_(script_.size(), -1) {

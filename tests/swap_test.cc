@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // swap_test.cc: the swap device of core/swap.h: add_to_swap puts a page in
 // the swap cache with a reference; swap_duplicate / swap_free count swap
 // PTEs; lookup_swap_cache takes a reference (or fails on a page being

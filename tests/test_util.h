@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // test_util.h: helpers shared by the core unit tests: a seeded PRNG whose
 // seed is printed with every failure, and a fixture that routes violation
 // reports (VM_BUG_ON) to a sink of the test's own so counts can be asserted.

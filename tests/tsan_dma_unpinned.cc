@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // tsan_dma_unpinned: a TSan-only mutant. A device keeps writing a page
 // after its pin was dropped (a driver that unpins before the DMA is done).
 // Page contents are plain memory that the allocator initialises with plain
@@ -13,6 +14,7 @@
 #include <thread>
 
 #include "anonx.h"
+#include "run_env.h"
 
 using namespace anonx;
 

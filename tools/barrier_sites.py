@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-only
 """barrier_sites.py: the barrier accounting of core/ (issue #13).
 
   tools/barrier_sites.py [--check build/check/anonx-check] [--iterations N]
@@ -325,7 +326,8 @@ ARGUMENTS = {
         'subsumed in the model: the smp_mb of local_irq_disable (cpu.h, the IRQ-off section '
         'that an IPI waits for) follows it before any PTE read. On arm64 disabling IRQs '
         'orders no memory access, so in the kernel this rmb is what orders R(seq) before the '
-        'walk: a limit of the model (README, what is not modelled), not of the kernel',
+        'walk: a limit of the model (core/README.md, What is modelled, and what is not: '
+        'CPUs), not of the kernel',
     ('core/mm.h', 'read_seqcount_retry', 'smp_rmb'):
         'unneeded for the fork pairs from 6.1: smp_mb__after_atomic after the pin (gup.h) '
         'orders the pin and (B4) before R(seq), which is the SB pairing with fork; a '

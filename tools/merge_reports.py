@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: GPL-2.0-only
 """merge_reports.py A.json B.json ... -o OUT.json: merge the shards of one run.
 
 anonx-stress reports (--shard I/N of a kill matrix, a coverage run, presets):

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-only
 # tools/slurm-shards.sh: submit a sharded run to Slurm: the job array of
 # tools/shards.sbatch (N shards) and a merge job that runs once every shard
 # succeeded (afterok). Run from the repository root.
