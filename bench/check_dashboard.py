@@ -4,9 +4,10 @@
 check it. Runs `/usr/bin/python3 tools/dashboard.py --results FIXTURES --out
 OUT`, then verifies that index.html exists, that every <img src> in it names
 a file in OUT (relative, no network), and that every plot the fixtures call
-for is linked and present: gates.png, kill_matrix.png, stress_throughput.png
-and scaling-<family>.png for each benchmark family of the latest fixture run
-that has more than one thread count."""
+for is linked and present: gates.png, kill_matrix.png, stress_throughput.png,
+scaling-<family>.png for each benchmark family of the latest fixture run
+that has more than one thread count, and the contention plots when a stress
+fixture carries a contention profile (docs/profile.md)."""
 
 import argparse
 import glob
@@ -35,6 +36,12 @@ def expected_plots(fixtures):
             doc = json.load(f)
         runs.append((str(doc.get('context', {}).get('date', '')), path, doc))
     names = {'gates.png', 'kill_matrix.png', 'stress_throughput.png'}
+    # A stress report with a contention profile (docs/profile.md): its plots.
+    for path in glob.glob(os.path.join(fixtures, 'stress-*.json')):
+        with open(path) as f:
+            if 'profile' in json.load(f):
+                names |= {'contention_heatmap.png', 'wait_hist.png', 'hold_hist.png',
+                          'word_retries.png'}
     if runs:
         latest = sorted(runs)[-1][2]
         threads = {}

@@ -14,12 +14,15 @@
 //    reports (rmap.h nonatomic_flag_update).
 // W is Atomic<unsigned long> for any atomic policy with fetch_or/fetch_and/
 // fetch_xor/load; nr may exceed the word size (bitmap), as in the kernel.
+// Every atomic RMW counts in this CPU's profile as one on a flags word
+// (core/lockstat.h; nothing when profiling is off).
 #pragma once
 
 #include <atomic>
 #include <climits>
 
 #include "compiler.h"
+#include "lockstat.h"
 
 namespace anonx {
 
@@ -31,18 +34,21 @@ ANONX_INLINE constexpr unsigned BIT_WORD(unsigned nr) { return nr / kBitsPerLong
 // Atomically sets bit nr; unordered. fetch_or(mask); x86: lock or / lock bts.
 template <class W>
 ANONX_INLINE void set_bit(unsigned nr, W *addr) {
+  word_rmw(word_kind::flags);
   addr[BIT_WORD(nr)].fetch_or(BIT_MASK(nr), std::memory_order_relaxed);
 }
 
 // Atomically clears bit nr; unordered. fetch_and(~mask); x86: lock and / lock btr.
 template <class W>
 ANONX_INLINE void clear_bit(unsigned nr, W *addr) {
+  word_rmw(word_kind::flags);
   addr[BIT_WORD(nr)].fetch_and(~BIT_MASK(nr), std::memory_order_relaxed);
 }
 
 // Atomically flips bit nr; unordered. fetch_xor(mask); x86: lock xor / lock btc.
 template <class W>
 ANONX_INLINE void change_bit(unsigned nr, W *addr) {
+  word_rmw(word_kind::flags);
   addr[BIT_WORD(nr)].fetch_xor(BIT_MASK(nr), std::memory_order_relaxed);
 }
 
@@ -56,6 +62,7 @@ ANONX_INLINE bool test_bit(unsigned nr, const W *addr) {
 // g++: lock bts.
 template <class W>
 ANONX_INLINE bool test_and_set_bit(unsigned nr, W *addr) {
+  word_rmw(word_kind::flags);
   const unsigned long mask = BIT_MASK(nr);
   return (addr[BIT_WORD(nr)].fetch_or(mask, std::memory_order_seq_cst) & mask) != 0;
 }
@@ -64,6 +71,7 @@ ANONX_INLINE bool test_and_set_bit(unsigned nr, W *addr) {
 // g++: lock btr.
 template <class W>
 ANONX_INLINE bool test_and_clear_bit(unsigned nr, W *addr) {
+  word_rmw(word_kind::flags);
   const unsigned long mask = BIT_MASK(nr);
   return (addr[BIT_WORD(nr)].fetch_and(~mask, std::memory_order_seq_cst) & mask) != 0;
 }
@@ -72,6 +80,7 @@ ANONX_INLINE bool test_and_clear_bit(unsigned nr, W *addr) {
 // g++: lock btc.
 template <class W>
 ANONX_INLINE bool test_and_change_bit(unsigned nr, W *addr) {
+  word_rmw(word_kind::flags);
   const unsigned long mask = BIT_MASK(nr);
   return (addr[BIT_WORD(nr)].fetch_xor(mask, std::memory_order_seq_cst) & mask) != 0;
 }
@@ -80,6 +89,7 @@ ANONX_INLINE bool test_and_change_bit(unsigned nr, W *addr) {
 // spinlock's lock, trylock_page). fetch_or(mask, acquire) & mask; g++: lock bts.
 template <class W>
 ANONX_INLINE bool test_and_set_bit_lock(unsigned nr, W *addr) {
+  word_rmw(word_kind::flags);
   const unsigned long mask = BIT_MASK(nr);
   return (addr[BIT_WORD(nr)].fetch_or(mask, std::memory_order_acquire) & mask) != 0;
 }
@@ -87,6 +97,7 @@ ANONX_INLINE bool test_and_set_bit_lock(unsigned nr, W *addr) {
 // Clears bit nr with RELEASE ordering (a bit spinlock's unlock, unlock_page).
 template <class W>
 ANONX_INLINE void clear_bit_unlock(unsigned nr, W *addr) {
+  word_rmw(word_kind::flags);
   addr[BIT_WORD(nr)].fetch_and(~BIT_MASK(nr), std::memory_order_release);
 }
 

@@ -22,6 +22,7 @@
 
 #include "barriers.h"
 #include "compiler.h"
+#include "lockstat.h"
 
 namespace anonx {
 
@@ -50,13 +51,25 @@ class basic_cpu_sections {
   // The IPI (flush_tlb_*, tlb_remove_table_sync_one): returns only once
   // every section that was open on another CPU when it was called has
   // closed. smp_mb pairs with local_irq_disable()'s.
+  // Profiled (core/lockstat.h): every call is a flush (its IPIs), and one
+  // that found a section open is timed until the last one closed.
   void wait_for_sections(unsigned self) {
+    lockstat *p = this_cpu_lockstat();
+    uint64_t t0 = 0;
     smp_mb();
     for (unsigned c = 0; c < nr_; c++) {
       if (c == self) continue;
       const unsigned long s = cpus_[c].seq.load(std::memory_order_acquire);
       if (!(s & 1)) continue;
+      if (p && !t0) t0 = lockstat_ticks();
       for (spin_wait w; cpus_[c].seq.load(std::memory_order_acquire) == s;) w.pause();
+    }
+    if (p) {
+      ++p->flushes;
+      if (t0) {
+        ++p->flushes_waited;
+        p->flush_wait.record(ticks_to_ns(lockstat_ticks() - t0));
+      }
     }
   }
 

@@ -48,10 +48,12 @@ int copy_present_pte(Env &env, typename Env::mm_t &dst, typename Env::mm_t &src,
   } else {
     get_page(page);
     page->_mapcount.fetch_add(1, std::memory_order_relaxed);  // page_dup_file_rmap
+    word_rmw(word_kind::mapcount);
   }
   env.at("FORK_WRPROTECT");
   if (vma.is_cow_mapping() && pte_write(pte)) {
     src_ptep->fetch_and(~_PAGE_RW, std::memory_order_seq_cst);  // ptep_set_wrprotect
+    word_rmw(word_kind::pte);
     pte = pte_wrprotect(pte);
   }
   dst_ptep->store(pte_mkold(pte).v, std::memory_order_relaxed);

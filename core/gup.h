@@ -93,11 +93,12 @@ long gup_pte_range(Env &env, typename Env::mm_t &mm, pmd_t pmd, unsigned long ad
         return nr;
       }
     }
-    if (!pte_present(pte)) return nr;  // (B2)
-    if ((flags & FOLL_WRITE) && !pte_write(pte)) return nr;
+    if (!pte_present(pte)) return gup_fast_fell_back(gup_fallback::not_present), nr;  // (B2)
+    if ((flags & FOLL_WRITE) && !pte_write(pte))
+      return gup_fast_fell_back(gup_fallback::not_writable), nr;
     auto *page = env.pfn_to_page(pte_pfn(pte));
     auto *head = gup_fast_grab(env, page, flags);  // (B3)
-    if (!head) return nr;
+    if (!head) return gup_fast_fell_back(gup_fallback::grab_failed), nr;
     // 6.1+ (088b8aa537c2), FOLL_PIN only: a FOLL_GET's add-unless-zero is
     // fully ordered already; the pin's bias add is not.
     if (env.proto.at_least(generation::v6_1) && (flags & FOLL_PIN) &&
@@ -112,11 +113,14 @@ long gup_pte_range(Env &env, typename Env::mm_t &mm, pmd_t pmd, unsigned long ad
                              ptep->load(std::memory_order_relaxed) != pte.v;
     if (pmd_changed || pte_changed) {  // (B4)
       ++env.stats->gup_fast_recheck_fail;
+      word_changed(pmd_changed ? word_kind::pmd : word_kind::pte);
+      gup_fast_fell_back(gup_fallback::entry_changed);
       gup_put_folio(env, head, 1, flags);
       return nr;
     }
     env.at("B4_OK");  // re-check passed; the pin is not yet the caller's
     if (!pte_write(pte) && gup_must_unshare(env, nullptr, flags, page)) {  // (B5)
+      gup_fast_fell_back(gup_fallback::must_unshare);
       gup_put_folio(env, head, 1, flags);
       return nr;
     }
@@ -135,20 +139,25 @@ template <class Env>
 long gup_huge_pmd(Env &env, typename Env::mm_t &mm, pmd_t pmd, unsigned long addr,
                   unsigned long end, unsigned flags, typename Env::page_t **pages, long nr) {
   auto *pmdp = mm.pmd_offset(addr);
-  if ((flags & FOLL_WRITE) && !pte_write(pmd)) return nr;  // (B2)
+  if ((flags & FOLL_WRITE) && !pte_write(pmd))  // (B2)
+    return gup_fast_fell_back(gup_fallback::not_writable), nr;
   auto *head = env.pfn_to_page(pte_pfn(pmd));
   const long refs = static_cast<long>(end - addr);
   env.at("B3");
-  if (!try_grab_folio(head, static_cast<int>(refs), flags)) return nr;  // (B3)
+  if (!try_grab_folio(head, static_cast<int>(refs), flags))  // (B3)
+    return gup_fast_fell_back(gup_fallback::grab_failed), nr;
   if (env.proto.at_least(generation::v6_1) && (flags & FOLL_PIN))
     smp_mb__after_atomic();  // pairs with smp_mb() before (A2)
   env.at("B4");
   if (pmdp->load(std::memory_order_relaxed) != pmd.v) {  // (B4)
     ++env.stats->gup_fast_recheck_fail;
+    word_changed(word_kind::pmd);
+    gup_fast_fell_back(gup_fallback::entry_changed);
     gup_put_folio(env, head, static_cast<int>(refs), flags);
     return nr;
   }
   if (!pte_write(pmd) && gup_must_unshare(env, nullptr, flags, head)) {  // (B5)
+    gup_fast_fell_back(gup_fallback::must_unshare);
     gup_put_folio(env, head, static_cast<int>(refs), flags);
     return nr;
   }
@@ -177,7 +186,7 @@ long lockless_pages_from_mm(Env &env, typename Env::mm_t &mm, unsigned long star
   unsigned seq = 0;
   if (seq_check) {
     seq = raw_read_seqcount(&mm.write_protect_seq);
-    if (seq & 1) return 0;
+    if (seq & 1) return gup_fast_fell_back(gup_fallback::seqcount_odd), 0;
   }
   env.m->cpus.local_irq_disable(env.cpu);
   long nr = 0;
@@ -190,6 +199,8 @@ long lockless_pages_from_mm(Env &env, typename Env::mm_t &mm, unsigned long star
       nr = gup_huge_pmd(env, mm, pmd, addr, next, flags, pages, nr);
     else if (pmd_table(pmd))
       nr = gup_pte_range(env, mm, pmd, addr, next, flags, pages, nr);
+    else
+      gup_fast_fell_back(gup_fallback::not_present);
     if (nr - before != static_cast<long>(next - addr)) break;
     addr = next;
   }
@@ -197,6 +208,8 @@ long lockless_pages_from_mm(Env &env, typename Env::mm_t &mm, unsigned long star
   env.at("SEQ");
   if (seq_check && read_seqcount_retry(&mm.write_protect_seq, seq)) {
     ++env.stats->gup_fast_recheck_fail;
+    word_changed(word_kind::seqcount);
+    gup_fast_fell_back(gup_fallback::seqcount_moved);
     unpin_user_pages_lockless(env, pages, nr, flags);
     return 0;
   }

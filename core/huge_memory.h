@@ -95,6 +95,7 @@ void __split_huge_pmd(Env &env, typename Env::mm_t &mm, unsigned long addr) {
   auto *head = env.pfn_to_page(pte_pfn(pmd));
   env.at("SPLIT");
   pmdp->exchange(0, std::memory_order_seq_cst);  // pmdp_invalidate
+  word_rmw(word_kind::pmd);
   const bool anon_exclusive = env.has_anon_exclusive() && PageAnonExclusive(head);
   const long t = pgtable_trans_huge_withdraw(mm, addr);
   VM_BUG_ON_PFN(t < 0, head->pfn, "a PMD-mapped THP without its deposited table");
@@ -108,12 +109,14 @@ void __split_huge_pmd(Env &env, typename Env::mm_t &mm, unsigned long addr) {
     if (anon_exclusive && !(env.proto.mutant_is(mutant::thp_split_drops_flag) && i != 0))
       SetPageAnonExclusive(sub);
     sub->_mapcount.fetch_add(1, std::memory_order_relaxed);
+    word_rmw(word_kind::mapcount);
     pte_t e = pfn_pte(head->pfn + i, pte_write(pmd));
     if (!pte_dirty(pmd)) e = pte_mkclean(e);
     table.pte[i].store(e.v, std::memory_order_relaxed);
   }
   head->_refcount.fetch_add(HPAGE_PMD_NR - 1, std::memory_order_relaxed);  // one per PTE
   head[1].compound_mapcount.fetch_sub(1, std::memory_order_relaxed);
+  word_rmw(word_kind::mapcount);
   check_split_flags(env, head, anon_exclusive);  // I9, inline
   // pmd_populate after the kernel's smp_wmb: the release orders the entries
   // before the table (pairs with GUP-fast's acquire of the PMD).
@@ -165,6 +168,7 @@ void zap_huge_pmd(Env &env, typename Env::mm_t &mm, unsigned long addr) {
   auto *pmdp = mm.pmd_offset(addr);
   lock_guard<spinlock_t> g(mm.page_table_lock);
   const pmd_t pmd{pmdp->exchange(0, std::memory_order_seq_cst)};
+  word_rmw(word_kind::pmd);
   if (!pmd_trans_huge(pmd)) return;
   zap_deposited_table(env, mm, addr);
   auto *head = env.pfn_to_page(pte_pfn(pmd));

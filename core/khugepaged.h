@@ -47,6 +47,7 @@ bool collapse_huge_page(Env &env, typename Env::mm_t &mm,
   lock_guard<spinlock_t> pl(mm.page_table_lock);
   env.at("COLLAPSE");
   pmdp->exchange(0, std::memory_order_seq_cst);  // pmdp_collapse_flush
+  word_rmw(word_kind::pmd);
   // A GUP-fast that read the old PMD must be done before the reference
   // check below, or its pin is missed: on x86 the collapse flush is an IPI
   // that waits for it; with RCU table freeing only

@@ -95,6 +95,7 @@ bool replace_page(Env &env, typename Env::mm_t &mm, unsigned long addr, typename
   get_page(kpage);
   page_add_anon_rmap(env, kpage, 0);
   ptep->exchange(0, std::memory_order_seq_cst);  // ptep_clear_flush
+  word_rmw(word_kind::pte);
   set_pte_at(env, ptep, pfn_pte(kpage->pfn, false));
   page_remove_rmap(page, false);
   env.put_page(page);

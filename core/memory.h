@@ -110,6 +110,7 @@ int wp_page_copy(Env &env, typename Env::mm_t &mm, const vm_area_struct &vma, un
   pte_t entry = pfn_pte(page->pfn, writable);
   if (!unshare) entry = pte_mkdirty(entry);
   ptep->exchange(0, std::memory_order_seq_cst);  // ptep_clear_flush
+  word_rmw(word_kind::pte);
   page_add_new_anon_rmap(env, page, mm, addr, false);
   set_pte_at(env, ptep, entry);
   if (!pte_none(orig)) {  // orig mapped old (a COW, not do_cow_fault)
@@ -366,6 +367,7 @@ void do_read_fault_file(Env &env, const vm_area_struct &vma, unsigned long addr,
   auto *page = env.pfn_to_page(vma_file_pfn(vma, addr));
   get_page(page);
   page->_mapcount.fetch_add(1, std::memory_order_relaxed);  // page_add_file_rmap
+  word_rmw(word_kind::mapcount);
   set_pte_at(env, ptep, pfn_pte(page->pfn, false));
 }
 
@@ -504,6 +506,7 @@ void free_swap_cache(Env &env, typename Env::page_t *page) {
 template <class Env>
 void zap_one_pte(Env &env, typename Env::template atomic<pteval_t> *ptep) {
   const pte_t pte{ptep->exchange(0, std::memory_order_seq_cst)};  // ptep_get_and_clear_full
+  word_rmw(word_kind::pte);
   if (pte_present(pte)) {
     auto *page = env.pfn_to_page(pte_pfn(pte));
     page_remove_rmap(page, false);
@@ -577,6 +580,7 @@ void free_pgtables(Env &env, typename Env::mm_t &mm, unsigned long start, unsign
     {
       lock_guard<spinlock_t> g(mm.page_table_lock);
       pmd.v = pmdp->exchange(0, std::memory_order_seq_cst);  // pmd_clear + flush
+      word_rmw(word_kind::pmd);
     }
     if (pmd_table(pmd)) pte_free_synced(env, pmd);
   }

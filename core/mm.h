@@ -92,7 +92,7 @@ class basic_table_pool {
   table_t &operator[](unsigned long t) { return tables_[t]; }
 
  private:
-  spinlock_t lock_;
+  spinlock_t lock_{lock_class::pgtable_lock};
   std::unique_ptr<table_t[]> tables_;
   std::vector<unsigned long> free_;
 };
@@ -114,7 +114,7 @@ struct basic_machine {
   Atomic<unsigned long> next_anon_vma{1};
   // Every mm, for the rmap walk (the anon_vma tree of the kernel: a walk
   // visits every mm at the page's address and keeps those that map it).
-  spinlock_t mm_list_lock;
+  spinlock_t mm_list_lock{lock_class::rmap_lock};
   std::vector<basic_mm<Atomic> *> mms;
 };
 
@@ -138,7 +138,7 @@ struct basic_mm {
   rw_semaphore mmap_lock;
   alignas(kNoFalseSharing) Atomic<unsigned> write_protect_seq{0};
   alignas(kNoFalseSharing) Atomic<unsigned long> flags{0};
-  alignas(kNoFalseSharing) spinlock_t page_table_lock;
+  alignas(kNoFalseSharing) spinlock_t page_table_lock{lock_class::pmd_lock};
   Atomic<pteval_t> pmd[kPmdsPerMm] = {};
   // pmd_huge_pte: per PMD entry, the PTE table deposited with the THP it
   // maps (pgtable_trans_huge_deposit), or -1. A split withdraws it, a zap

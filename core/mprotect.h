@@ -30,6 +30,7 @@ int mprotect(Env &env, typename Env::mm_t &mm, unsigned long start, unsigned lon
     if (pmd_trans_huge(pmd)) {
       lock_guard<spinlock_t> pl(mm.page_table_lock);
       pmdp->fetch_and(~_PAGE_RW, std::memory_order_seq_cst);
+      word_rmw(word_kind::pmd);
     } else if (pmd_table(pmd)) {
       auto &table = mm.table_of(pmd);
       lock_guard<ptl_t> ptl(table.ptl);

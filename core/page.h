@@ -13,6 +13,7 @@
 #include <atomic>
 #include <cstdint>
 
+#include "lockstat.h"
 #include "page_flags.h"
 
 namespace anonx {
@@ -248,23 +249,33 @@ ANONX_INLINE int page_ref_count(const P *p) {
 template <class P>
 ANONX_INLINE void get_page(P *p) {
   compound_head(p)->_refcount.fetch_add(1, std::memory_order_relaxed);
+  word_rmw(word_kind::refcount);
 }
 // Drops nr references; true when the count hit zero (the caller frees).
 // Fully ordered, as atomic_sub_and_test: every access to the page before the
 // put happens before the free.
 template <class P>
 ANONX_INLINE bool page_ref_sub_and_test(P *head, int nr) {
+  word_rmw(word_kind::refcount);
   return head->_refcount.fetch_sub(nr, std::memory_order_acq_rel) == nr;
 }
 // atomic_add_unless(&_refcount, nr, u): fails on a page being freed (u = 0).
 // Fully ordered on success, as the kernel's value-returning atomics.
+// Profiled: the compare-exchange loop's retries, and a give-up (u seen).
 template <class P>
 ANONX_INLINE bool page_ref_add_unless(P *head, int nr, int u) {
   int v = head->_refcount.load(std::memory_order_relaxed);
-  do {
-    if (v == u) return false;
-  } while (!head->_refcount.compare_exchange_weak(v, v + nr, std::memory_order_seq_cst,
-                                                  std::memory_order_relaxed));
+  uint64_t retries = 0;
+  for (;; ++retries) {
+    if (v == u) {
+      word_rmw(word_kind::refcount, retries, true);
+      return false;
+    }
+    if (head->_refcount.compare_exchange_weak(v, v + nr, std::memory_order_seq_cst,
+                                              std::memory_order_relaxed))
+      break;
+  }
+  word_rmw(word_kind::refcount, retries);
   return true;
 }
 // try_get_page / folio_try_get: add-unless-zero.
@@ -276,8 +287,10 @@ ANONX_INLINE bool try_get_page(P *p) {
 template <class P>
 ANONX_INLINE bool page_ref_freeze(P *head, int count) {
   int expected = count;
-  return head->_refcount.compare_exchange_strong(expected, 0, std::memory_order_seq_cst,
-                                                 std::memory_order_relaxed);
+  const bool frozen = head->_refcount.compare_exchange_strong(
+      expected, 0, std::memory_order_seq_cst, std::memory_order_relaxed);
+  word_rmw(word_kind::refcount, 0, !frozen);
+  return frozen;
 }
 template <class P>
 ANONX_INLINE void page_ref_unfreeze(P *head, int count) {
@@ -330,10 +343,13 @@ P *try_grab_folio(P *p, int refs, unsigned flags) {
     return nullptr;
   }
   if (flags & FOLL_PIN) {
-    if (PageHead(head))
+    if (PageHead(head)) {
       head[1].compound_pincount.fetch_add(refs, std::memory_order_relaxed);
-    else
+      word_rmw(word_kind::pincount);
+    } else {
       head->_refcount.fetch_add(refs * (GUP_PIN_COUNTING_BIAS - 1), std::memory_order_relaxed);
+      word_rmw(word_kind::refcount);
+    }
   }
   return head;
 }
@@ -362,6 +378,7 @@ bool gup_put_folio_ref(P *head, int refs, unsigned flags) {
   if (flags & FOLL_PIN) {
     if (PageHead(head)) {
       head[1].compound_pincount.fetch_sub(refs, std::memory_order_relaxed);
+      word_rmw(word_kind::pincount);
     } else {
       refs *= GUP_PIN_COUNTING_BIAS;
     }

@@ -206,7 +206,7 @@ class basic_memmap {
   std::unique_ptr<page_t[]> pages_;
   std::unique_ptr<uint64_t[]> contents_;
   std::unique_ptr<pcp[]> pcp_;
-  spinlock_t zone_lock_;
+  spinlock_t zone_lock_{lock_class::zone_lock};
   std::vector<unsigned long> free_small_;
   std::vector<unsigned long> free_huge_;
 };

@@ -20,47 +20,62 @@
 #include <shared_mutex>
 
 #include "compiler.h"
+#include "lockstat.h"
 
 namespace anonx {
 
-class CAPABILITY("mutex") ttas_lock {
+// The raw locks: raw_lock(on_wait) calls on_wait() once, when its first
+// attempt finds the lock taken and it is about to wait (lock_contended's
+// place), so that profiling costs the uncontended path no extra access to
+// the lock's line.
+struct no_wait {
+  void operator()() const {}
+};
+
+class ttas_raw {
  public:
-  void lock() ACQUIRE() {
-    for (;;) {
+  template <class F = no_wait>
+  void raw_lock(F on_wait = {}) {
+    for (bool waited = false;; waited = true) {
       if (!locked_.exchange(true, std::memory_order_acquire)) {
         ANONX_LOCK_ACQUIRED();
         return;
       }
+      if (!waited) on_wait();
       for (spin_wait w; locked_.load(std::memory_order_relaxed);) w.pause();
     }
   }
-  bool try_lock() TRY_ACQUIRE(true) {
+  bool raw_try_lock() {
     const bool got = !locked_.load(std::memory_order_relaxed) &&
                      !locked_.exchange(true, std::memory_order_acquire);
     if (got) ANONX_LOCK_ACQUIRED();
     return got;
   }
-  void unlock() RELEASE() { locked_.store(false, std::memory_order_release); }
+  void raw_unlock() { locked_.store(false, std::memory_order_release); }
   bool is_locked() const { return locked_.load(std::memory_order_relaxed); }
 
  private:
   std::atomic<bool> locked_{false};
 };
 
-class CAPABILITY("mutex") ticket_lock {
+class ticket_raw {
  public:
-  void lock() ACQUIRE() {
+  template <class F = no_wait>
+  void raw_lock(F on_wait = {}) {
     const unsigned me = next_.fetch_add(1, std::memory_order_relaxed);
-    for (spin_wait w; owner_.load(std::memory_order_acquire) != me;) w.pause();
+    if (owner_.load(std::memory_order_acquire) != me) {
+      on_wait();
+      for (spin_wait w; owner_.load(std::memory_order_acquire) != me;) w.pause();
+    }
     ANONX_LOCK_ACQUIRED();
   }
-  bool try_lock() TRY_ACQUIRE(true) {
+  bool raw_try_lock() {
     unsigned o = owner_.load(std::memory_order_relaxed);
     unsigned n = o;
     return next_.compare_exchange_strong(n, o + 1, std::memory_order_acquire,
                                          std::memory_order_relaxed);
   }
-  void unlock() RELEASE() {
+  void raw_unlock() {
     owner_.store(owner_.load(std::memory_order_relaxed) + 1, std::memory_order_release);
   }
   bool is_locked() const {
@@ -72,11 +87,16 @@ class CAPABILITY("mutex") ticket_lock {
   std::atomic<unsigned> owner_{0};
 };
 
-class CAPABILITY("mutex") tbb_spin_lock {
+class tbb_spin_raw {
  public:
-  void lock() ACQUIRE() { m_.lock(); }
-  bool try_lock() TRY_ACQUIRE(true) { return m_.try_lock(); }
-  void unlock() RELEASE() { m_.unlock(); }
+  template <class F = no_wait>
+  void raw_lock(F on_wait = {}) {
+    if (m_.try_lock()) return;
+    on_wait();
+    m_.lock();
+  }
+  bool raw_try_lock() { return m_.try_lock(); }
+  void raw_unlock() { m_.unlock(); }
 
  private:
   tbb::spin_mutex m_;
@@ -85,20 +105,23 @@ class CAPABILITY("mutex") tbb_spin_lock {
 // tbb::queuing_mutex needs a queue node per acquisition; a CPU holds at most
 // a few PTLs at once (fork nests two), so nodes come from a small per-thread
 // stack matched by mutex on unlock.
-class CAPABILITY("mutex") tbb_queuing_lock {
+class tbb_queuing_raw {
  public:
-  void lock() ACQUIRE() {
+  template <class F = no_wait>
+  void raw_lock(F on_wait = {}) {
     slot &s = free_slot();
     s.owner = this;
+    if (s.node.try_acquire(m_)) return;
+    on_wait();
     s.node.acquire(m_);
   }
-  bool try_lock() TRY_ACQUIRE(true) {
+  bool raw_try_lock() {
     slot &s = free_slot();
     if (!s.node.try_acquire(m_)) return false;
     s.owner = this;
     return true;
   }
-  void unlock() RELEASE() {
+  void raw_unlock() {
     for (slot &s : slots())
       if (s.owner == this) {
         s.owner = nullptr;
@@ -110,7 +133,7 @@ class CAPABILITY("mutex") tbb_queuing_lock {
  private:
   struct slot {
     tbb::queuing_mutex::scoped_lock node;
-    const tbb_queuing_lock *owner = nullptr;
+    const tbb_queuing_raw *owner = nullptr;
   };
   static slot (&slots())[4] {
     thread_local slot s[4];
@@ -124,15 +147,66 @@ class CAPABILITY("mutex") tbb_queuing_lock {
   tbb::queuing_mutex m_;
 };
 
-class CAPABILITY("mutex") std_mutex_lock {
+class std_mutex_raw {
  public:
-  void lock() ACQUIRE() { m_.lock(); }
-  bool try_lock() TRY_ACQUIRE(true) { return m_.try_lock(); }
-  void unlock() RELEASE() { m_.unlock(); }
+  template <class F = no_wait>
+  void raw_lock(F on_wait = {}) {
+    if (m_.try_lock()) return;
+    on_wait();
+    m_.lock();
+  }
+  bool raw_try_lock() { return m_.try_lock(); }
+  void raw_unlock() { m_.unlock(); }
 
  private:
   std::mutex m_;
 };
+
+// profiled<Raw>: a lock of class `cls` with the lock_stat hooks of
+// core/lockstat.h (kernel/locking/lockdep.c lock_contended, lock_acquired,
+// lock_release under CONFIG_LOCK_STAT). With profiling off (no profile on
+// this CPU) lock() is the raw lock; on, a first attempt that finds the lock
+// taken is a contention, timed until the lock is held, and charged to the
+// function that asked (`fn`, the caller's name). The hold is timed to unlock().
+template <class Raw>
+class CAPABILITY("mutex") profiled : Raw {
+ public:
+  explicit profiled(lock_class c = lock_class::ptl) : cls_(c) {}
+  void lock(const char *fn = __builtin_FUNCTION()) ACQUIRE() {
+    lockstat *p = this_cpu_lockstat();
+    if (!p) return Raw::raw_lock();
+    uint64_t t0 = 0;
+    Raw::raw_lock([&t0] { t0 = lockstat_ticks(); });
+    if (!t0) return lockstat_acquired(p, this, cls_);
+    const uint64_t t1 = lockstat_ticks();
+    lockstat_contended(p, cls_, fn, t0, t1);
+    lockstat_acquired(p, this, cls_, t1);
+  }
+  bool try_lock() TRY_ACQUIRE(true) {
+    if (!Raw::raw_try_lock()) return false;
+    if (lockstat *p = this_cpu_lockstat()) lockstat_acquired(p, this, cls_);
+    return true;
+  }
+  void unlock() RELEASE() {
+    lockstat_release(this);
+    Raw::raw_unlock();
+  }
+  bool is_locked() const
+    requires requires(const Raw &r) { r.is_locked(); }
+  {
+    return Raw::is_locked();
+  }
+  lock_class cls() const { return cls_; }
+
+ private:
+  lock_class cls_;
+};
+
+using ttas_lock = profiled<ttas_raw>;
+using ticket_lock = profiled<ticket_raw>;
+using tbb_spin_lock = profiled<tbb_spin_raw>;
+using tbb_queuing_lock = profiled<tbb_queuing_raw>;
+using std_mutex_lock = profiled<std_mutex_raw>;
 
 #if defined(ANONX_PTL_TICKET)
 using ptl_t = ticket_lock;
@@ -158,7 +232,9 @@ using spinlock_t = ttas_lock;
 template <class L>
 class SCOPED_CAPABILITY lock_guard {
  public:
-  explicit lock_guard(L &l) ACQUIRE(l) : l_(l) { l_.lock(); }
+  explicit lock_guard(L &l, const char *fn = __builtin_FUNCTION()) ACQUIRE(l) : l_(l) {
+    l_.lock(fn);
+  }
   ~lock_guard() RELEASE() { l_.unlock(); }
   lock_guard(const lock_guard &) = delete;
   lock_guard &operator=(const lock_guard &) = delete;
@@ -168,20 +244,49 @@ class SCOPED_CAPABILITY lock_guard {
 };
 
 // mmap_lock: a reader-writer semaphore.
+// Profiled as the spinlocks above (lock_class::mmap_lock): readers and
+// writers alike; a reader's hold is timed by the reader.
 class CAPABILITY("rwsem") rw_semaphore {
  public:
-  void down_read() ACQUIRE_SHARED() { m_.lock_shared(); }
-  void up_read() RELEASE_SHARED() { m_.unlock_shared(); }
-  void down_write() ACQUIRE() { m_.lock(); }
-  void up_write() RELEASE() { m_.unlock(); }
+  void down_read(const char *fn = __builtin_FUNCTION()) ACQUIRE_SHARED() {
+    acquire(fn, [this] { return m_.try_lock_shared(); }, [this] { m_.lock_shared(); });
+  }
+  void up_read() RELEASE_SHARED() {
+    lockstat_release(this);
+    m_.unlock_shared();
+  }
+  void down_write(const char *fn = __builtin_FUNCTION()) ACQUIRE() {
+    acquire(fn, [this] { return m_.try_lock(); }, [this] { m_.lock(); });
+  }
+  void up_write() RELEASE() {
+    lockstat_release(this);
+    m_.unlock();
+  }
 
  private:
+  // One way of taking m_ (shared or exclusive) with the lock_stat hooks: a
+  // failed try is a contention, timed until take() returns.
+  template <class Try, class Take>
+  void acquire(const char *fn, Try try_take, Take take) {
+    lockstat *p = this_cpu_lockstat();
+    if (!p) return take();
+    if (try_take()) return lockstat_acquired(p, this, lock_class::mmap_lock);
+    const uint64_t t0 = lockstat_ticks();
+    take();
+    const uint64_t t1 = lockstat_ticks();
+    lockstat_contended(p, lock_class::mmap_lock, fn, t0, t1);
+    lockstat_acquired(p, this, lock_class::mmap_lock, t1);
+  }
   std::shared_mutex m_;
 };
 
 class SCOPED_CAPABILITY mmap_read_guard {
  public:
-  explicit mmap_read_guard(rw_semaphore &s) ACQUIRE_SHARED(s) : s_(s) { s_.down_read(); }
+  explicit mmap_read_guard(rw_semaphore &s, const char *fn = __builtin_FUNCTION())
+      ACQUIRE_SHARED(s)
+      : s_(s) {
+    s_.down_read(fn);
+  }
   ~mmap_read_guard() RELEASE() { s_.up_read(); }
 
  private:
@@ -190,7 +295,10 @@ class SCOPED_CAPABILITY mmap_read_guard {
 
 class SCOPED_CAPABILITY mmap_write_guard {
  public:
-  explicit mmap_write_guard(rw_semaphore &s) ACQUIRE(s) : s_(s) { s_.down_write(); }
+  explicit mmap_write_guard(rw_semaphore &s, const char *fn = __builtin_FUNCTION()) ACQUIRE(s)
+      : s_(s) {
+    s_.down_write(fn);
+  }
   ~mmap_write_guard() RELEASE() { s_.up_write(); }
 
  private:

@@ -78,6 +78,7 @@ void set_anon_exclusive_first(Env &env, typename Env::page_t *page, bool first, 
 template <class Env>
 void page_add_anon_rmap(Env &env, typename Env::page_t *page, unsigned flags) {
   const bool first = page->_mapcount.fetch_add(1, std::memory_order_relaxed) == -1;
+  word_rmw(word_kind::mapcount);
   set_anon_exclusive_first(env, page, first, flags);
 }
 
@@ -90,6 +91,7 @@ template <class Env>
 void page_add_anon_rmap(Env &env, typename Env::page_t *page, typename Env::mm_t &mm,
                         unsigned long addr, unsigned flags) {
   const bool first = page->_mapcount.fetch_add(1, std::memory_order_relaxed) == -1;
+  word_rmw(word_kind::mapcount);
   if (first && !PageAnon(page)) {
     page->mapping.store(anon_mapping<Env>(mm), std::memory_order_relaxed);
     page->index.store(addr, std::memory_order_relaxed);
@@ -107,6 +109,7 @@ void page_remove_rmap(P *page, bool compound) {
     compound_head(page)[1].compound_mapcount.fetch_sub(1, std::memory_order_relaxed);
   else
     page->_mapcount.fetch_sub(1, std::memory_order_relaxed);
+  word_rmw(word_kind::mapcount);
 }
 
 // Models: page_needs_cow_for_dma() (include/linux/mm.h, checked against
@@ -139,6 +142,7 @@ int page_try_dup_anon_rmap(Env &env, typename Env::mm_t &src, typename Env::page
     page[1].compound_mapcount.fetch_add(1, std::memory_order_relaxed);
   else
     page->_mapcount.fetch_add(1, std::memory_order_relaxed);
+  word_rmw(word_kind::mapcount);
   return 0;
 }
 
@@ -224,6 +228,7 @@ pte_t ptep_clear_flush_a1(Env &env, typename Env::template atomic<pteval_t> *pte
     ptep->store(0, std::memory_order_relaxed);  // a MOV: no store-load ordering
   } else {
     old.v = ptep->exchange(0, std::memory_order_seq_cst);  // ptep_get_and_clear: XCHG
+    word_rmw(word_kind::pte);
   }
   if (flush && env.flush_waits() && !no_wait) env.m->cpus.wait_for_sections(env.cpu);
   return old;

@@ -214,7 +214,7 @@ class basic_swap_device {
   };
   Atomic<unsigned long> flags_;
   const unsigned long nr_slots_;
-  spinlock_t lock_;
+  spinlock_t lock_{lock_class::swap_lock};
   totals totals_;  // under lock_
   std::unique_ptr<slot[]> slots_;
   std::vector<unsigned long> free_;

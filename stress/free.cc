@@ -225,13 +225,19 @@ void run_free_group(const cell_spec &spec, std::vector<actor *> &actors, std::at
     threads.emplace_back([&, i] {
       actor &a = *actors[i];
       this_cpu_report() = {&sink, static_cast<int>(a.env.cpu), 0};
+      set_this_cpu_lockstat(spec.profile ? &a.profile : nullptr);
       const std::vector<unsigned> mine = assign(i);
       while (!stop.load(std::memory_order_relaxed)) {
+        // One op in kHoldSampleEvery timed, scaled up (runner.cc's steps).
+        const bool timed = spec.profile && a.stats.ops % kHoldSampleEvery == 0;
+        const uint64_t t0 = timed ? lockstat_ticks() : 0;
         op(a, w, mine[a.r.below(static_cast<unsigned>(mine.size()))], kinds);
+        if (timed) a.profile.step_ns += kHoldSampleEvery * ticks_to_ns(lockstat_ticks() - t0);
         a.count_op();
         this_cpu_report().iteration = a.stats.ops;
         if (spec.stop_on_first && sink.total()) break;
       }
+      set_this_cpu_lockstat(nullptr);
     });
   }
   for (auto &t : threads) t.join();

@@ -34,6 +34,7 @@
 #include "cli.h"
 #include "coverage.h"
 #include "json.h"
+#include "profile.h"
 #include "verdict.h"
 #include "stress.h"
 #include "version.h"
@@ -79,6 +80,9 @@ struct options {
   double checkpoint = -1;  // seconds between checkpoints of --json; -1: 60 with --json
   std::string checkpoint_arg;
   double stat_interval = -1;  // seconds between stat lines off a terminal; -1: the default (60)
+  bool profile = true;        // --profile on|off
+  std::string profile_report_path;  // --profile-report FILE: print its profile tables
+  json profile_report;              // ... read and checked by resolve()
   std::vector<std::string> argv;
 };
 
@@ -154,6 +158,9 @@ json run_json(const cell_result &r);
 void write_file(const std::string &path, const json &report);
 std::string fmt_rate(double x);
 void print_summary(const std::vector<cell_result> &rs);
+// The report's contention profile: its total and each cell's.
+json profile_total(const std::vector<cell_result> &rs);
+void print_profile_tables(const json &report);
 std::string fmt_duration(double s);
 const char *signal_name(int sig);
 std::vector<cell_result> run_jobs(const std::vector<job> &jobs, progress &pg,

@@ -217,6 +217,7 @@ json report_head(const options &o, bool checkpoint, const std::vector<cell_resul
   j["context"] = context(o);
   j["runs"] = json::array();
   for (auto &r : results) j["runs"].push_back(run_json(r));
+  if (o.profile) j["profile"] = profile_total(results);
   return j;
 }
 
@@ -237,6 +238,7 @@ cell_spec base_cell(const options &o, const scenario *s) {
   c.frames = o.frames;
   c.stop_on_first = o.stop_on_first;
   c.disabled_checks = o.disabled_checks;
+  c.profile = o.profile;
   return c;
 }
 

@@ -52,6 +52,10 @@ int main(int argc, char **argv) {
       print_list(o.list_json);
       return 0;
     }
+    if (!o.profile_report_path.empty()) {
+      print_profile_tables(o.profile_report);
+      return 0;
+    }
     check_limits(o);
     install_stop_handlers();
     return exit_code(o.kill_matrix ? run_kill_matrix(o) : run_scenarios(o));

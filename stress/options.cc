@@ -163,6 +163,19 @@ std::unique_ptr<CLI::App> make_app(options &o) {
             if (c.empty() || c == "*") bad("--disable-check: '" + v + "' names no check");
           o.disabled_checks = split(v, ',');
         });
+  value(app, "--profile", "on|off",
+        "the contention profile: lock waits and holds, atomic retries, flush waits, GUP-fast "
+        "fallbacks, in the report and the summary (default on)",
+        run, [&o](str v) {
+          if (v == "on" || v == "off")
+            o.profile = v == "on";
+          else
+            bad("--profile: unknown value '" + v + "' (on, off)");
+        });
+  value(app, "--profile-report", "FILE",
+        "print the contention profile tables of a JSON report (the total and each cell), run "
+        "nothing",
+        out, [&o](str v) { o.profile_report_path = v; });
   value(app, "--checkpoint", "SECONDS",
         "rewrite the --json report every SECONDS while the run goes on (default 60 with --json; "
         "0: off)",
@@ -200,6 +213,25 @@ void check_writable(const std::string &path) {
   if (fd < 0) bad("--json: cannot write '" + path + "': " + std::strerror(errno));
   close(fd);
   unlink(tmp.c_str());
+}
+
+// --profile-report FILE: a report this build reads, with a profile in the
+// schema it knows, or bad usage naming what is wrong (nothing is run).
+void load_profile_report(options &o) {
+  const std::string &f = o.profile_report_path;
+  std::ifstream in(f);
+  if (!in) bad("--profile-report: cannot read '" + f + "': " + std::strerror(errno));
+  try {
+    o.profile_report = json::parse(in);
+  } catch (const std::exception &e) {
+    bad("--profile-report: '" + f + "' is not JSON (" + e.what() + ")");
+  }
+  const json &r = o.profile_report;
+  if (!r.is_object() || !r.contains("profile"))
+    bad("--profile-report: '" + f + "' has no contention profile (a report of --profile off, "
+        "or of an older anonx-stress)");
+  const std::string why = profile_problem(r["profile"]);
+  if (!why.empty()) bad("--profile-report: '" + f + "': " + why);
 }
 
 // What needs every option: --json's two forms, --checkpoint's file, the
@@ -241,6 +273,7 @@ void resolve(options &o) {
     o.proto.mut = o.mut->id;
   }
   if (!o.list && !o.json_path.empty()) check_writable(o.json_path);  // --list writes no report
+  if (!o.profile_report_path.empty()) load_profile_report(o);
 }
 
 // CLI11 parses; its errors become bad() (one line, exit 2), --help exits 0.

@@ -46,6 +46,7 @@ void print_list(bool as_json) {
     for (unsigned i = 0; i < coverage_ops().size(); i++)
       cov[i < coverage_nr_paths() ? "paths" : "holders"].push_back(
           {{"name", coverage_ops()[i].name}, {"description", coverage_ops()[i].description}});
+    j["profile"] = profile_names_json();
     j["cells"] = json::array();
     for (auto &c : coverage_cells())
       j["cells"].push_back({{"name", c.name},
@@ -158,7 +159,30 @@ json run_json(const cell_result &r) {
                 {"swapin_swapcache", t.swapin_swapcache},
                 {"migrations", t.migrations},
                 {"gup_slow", t.gup_slow}};
+  if (r.spec.profile) j["profile"] = profile_json(r.profile, r.elapsed_s * r.spec.threads);
   return j;
+}
+
+json profile_total(const std::vector<cell_result> &rs) {
+  lockstat total;
+  double thread_s = 0;
+  for (auto &r : rs) {
+    total.add(r.profile);
+    thread_s += r.elapsed_s * r.spec.threads;
+  }
+  return profile_json(total, thread_s);
+}
+
+void print_profile_tables(const json &report) {
+  std::cout << profile_table(report["profile"], "the whole report");
+  for (const auto &r : report.value("runs", json::array())) {
+    if (!r.contains("profile") || !profile_problem(r["profile"]).empty()) continue;
+    const std::string title = r.value("scenario", std::string("?")) + " " +
+                              r.value("protocol", std::string("")) + " " +
+                              r.value("platform", std::string("")) + " " +
+                              r.value("mutant", std::string(""));
+    std::cout << "\n" << profile_table(r["profile"], title);
+  }
 }
 
 // Reports are written to a temporary file, then renamed: nothing half-written.
@@ -175,31 +199,66 @@ std::string fmt_rate(double x) {
   return b;
 }
 
+// A count in at most five characters: 987, 5.12k, 50.2k, 195k, 1.27M, 12.3M, 123M.
+std::string fmt_short(double x) {
+  char b[32];
+  if (x < 1e3)
+    std::snprintf(b, sizeof b, "%.0f", x);
+  else if (x < 1e4)
+    std::snprintf(b, sizeof b, "%.2fk", x / 1e3);
+  else if (x < 1e5)
+    std::snprintf(b, sizeof b, "%.1fk", x / 1e3);
+  else if (x < 1e6)
+    std::snprintf(b, sizeof b, "%.0fk", x / 1e3);
+  else if (x < 1e7)
+    std::snprintf(b, sizeof b, "%.2fM", x / 1e6);
+  else if (x < 1e8)
+    std::snprintf(b, sizeof b, "%.1fM", x / 1e6);
+  else
+    std::snprintf(b, sizeof b, "%.0fM", x / 1e6);
+  return b;
+}
+
+// The summary: a row per cell in at most 120 columns, its outcomes on the
+// lines below it (every outcome by name, wrapped, never cut). wait% is the
+// cell's contended-wait share: the threads' time waiting for locks and for
+// flushes, over their time (the contention profile; "-" with --profile off).
 void print_summary(const std::vector<cell_result> &rs) {
-  std::printf("\n%-25s %-6s %-24s %-4s %9s %8s %15s %17s %-34s %5s %8s\n", "scenario", "proto",
-              "mutant", "thr", "ops", "ops/s", "thread min/max", "gupf ok/fb/rchk", "outcomes",
-              "viol", "ttd_s");
+  constexpr int kWidth = 120;
+  std::printf("\n%-25s %-6s %-24s %3s %6s %11s %17s %6s %5s %8s\n", "scenario", "proto",
+              "mutant", "thr", "ops/s", "thread ops", "gupf ok/fb/rchk", "wait%", "viol", "ttd_s");
   for (auto &r : rs) {
     uint64_t mn = UINT64_MAX, mx = 0;
     for (auto x : r.per_thread_ops) mn = std::min(mn, x), mx = std::max(mx, x);
-    std::string outs;
-    for (auto &[name, v] : r.outcomes) {
-      if (!outs.empty()) outs += ' ';
-      outs += name + "=" + std::to_string(v.first);
-    }
-    if (outs.size() > 34) outs = outs.substr(0, 31) + "...";
     char ttd[32] = "-";
     if (r.time_to_detect_s >= 0) std::snprintf(ttd, sizeof ttd, "%.4f", r.time_to_detect_s);
+    char wait[16] = "-";
+    const double thread_ns = r.elapsed_s * r.spec.threads * 1e9;
+    if (r.spec.profile && thread_ns > 0)
+      std::snprintf(wait, sizeof wait, "%.1f",
+                    100.0 * static_cast<double>(r.profile.contended_wait_ns()) / thread_ns);
     const std::string mm =
-        fmt_rate(static_cast<double>(mn)) + "/" + fmt_rate(static_cast<double>(mx));
-    const std::string g = fmt_rate(static_cast<double>(r.totals.gup_fast_success)) + "/" +
-                          fmt_rate(static_cast<double>(r.totals.gup_fast_fallback)) + "/" +
-                          fmt_rate(static_cast<double>(r.totals.gup_fast_recheck_fail));
-    std::printf("%-25s %-6s %-24s %-4u %9s %8s %15s %17s %-34s %5" PRIu64 " %8s\n", r.spec.sc->name,
-                generation_name(r.spec.proto.gen), mutant_name(r.spec.proto.mut), r.spec.threads,
-                fmt_rate(static_cast<double>(r.ops)).c_str(),
-                fmt_rate(r.ops / std::max(1e-9, r.elapsed_s)).c_str(), mm.c_str(), g.c_str(),
-                outs.c_str(), r.violation_count, ttd);
+        fmt_short(static_cast<double>(mn)) + "/" + fmt_short(static_cast<double>(mx));
+    const std::string g = fmt_short(static_cast<double>(r.totals.gup_fast_success)) + "/" +
+                          fmt_short(static_cast<double>(r.totals.gup_fast_fallback)) + "/" +
+                          fmt_short(static_cast<double>(r.totals.gup_fast_recheck_fail));
+    const std::string name = r.spec.sc->name;
+    if (name.size() > 25) std::printf("%s\n", name.c_str());  // a long cell name: its own line
+    std::printf("%-25s %-6s %-24s %3u %6s %11s %17s %6s %5" PRIu64 " %8s\n",
+                name.size() > 25 ? "" : name.c_str(), generation_name(r.spec.proto.gen),
+                mutant_name(r.spec.proto.mut), r.spec.threads,
+                fmt_short(r.ops / std::max(1e-9, r.elapsed_s)).c_str(), mm.c_str(), g.c_str(), wait,
+                r.violation_count, ttd);
+    std::string line = "  outcomes:";
+    for (auto &[oname, v] : r.outcomes) {
+      const std::string item = " " + oname + "=" + std::to_string(v.first);
+      if (static_cast<int>(line.size() + item.size()) > kWidth) {
+        std::printf("%s\n", line.c_str());
+        line = "           ";
+      }
+      line += item;
+    }
+    if (!r.outcomes.empty()) std::printf("%s\n", line.c_str());
   }
 }
 

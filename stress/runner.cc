@@ -73,6 +73,19 @@ void init_actor(actor &a, const cell_spec &spec, machine *m, unsigned cpu, unsig
 void lockstep_thread(const cell_spec &spec, group &g, actor &a, violation_sink &sink,
                      std::atomic<bool> &cell_stop, clk::time_point t0) {
   this_cpu_report() = {&sink, static_cast<int>(a.env.cpu), 0};
+  lockstat *prof = spec.profile ? &a.profile : nullptr;
+  set_this_cpu_lockstat(prof);
+  // The harness's own waits (the rendezvous) and the steps, timed apart
+  // from the paths' waits, in one iteration of kHoldSampleEvery (the step's
+  // time scaled up by as much): clock reads on every iteration would cost
+  // the fastest cells more than the profile may.
+  bool timed = false;
+  auto timed_wait = [&timed, prof](auto &&wait) {
+    if (!timed) return wait();
+    const uint64_t t0 = lockstat_ticks();
+    wait();
+    prof->rendezvous_wait.record(ticks_to_ns(lockstat_ticks() - t0));
+  };
   lockstep_instance &inst = *g.inst;
   if (a.role == 0) inst.setup(a);
   a.hooks.align = &g.align;
@@ -87,6 +100,7 @@ void lockstep_thread(const cell_spec &spec, group &g, actor &a, violation_sink &
   uint64_t it = 0;
   uint64_t before = 0;
   for (;;) {
+    timed = prof && it % kHoldSampleEvery == 0;
     if (a.role == 0) {
       bool stop = cell_stop.load(std::memory_order_relaxed) || stop_signal();
       if ((it & 31) == 0 && it >= spec.min_iterations && clk::now() >= deadline) stop = true;
@@ -99,7 +113,7 @@ void lockstep_thread(const cell_spec &spec, group &g, actor &a, violation_sink &
       }
       g.hs->go(it + 1);  // release: the reset state and g.stop
     } else {
-      g.hs->wait_go(it + 1);
+      timed_wait([&] { g.hs->wait_go(it + 1); });
     }
     if (g.stop.load(std::memory_order_relaxed)) break;
     a.iteration = it;
@@ -115,7 +129,9 @@ void lockstep_thread(const cell_spec &spec, group &g, actor &a, violation_sink &
     spin_for(a.r.below(jitter + 1));
     for (unsigned n = a.r.below(64); n; n--) barrier();  // fine-grained offset
     a.hooks.at("STEP");  // label 0 of every step: a role may be parked before it starts
+    const uint64_t step_t0 = timed ? lockstat_ticks() : 0;
     inst.step(a);
+    if (timed) prof->step_ns += kHoldSampleEvery * ticks_to_ns(lockstat_ticks() - step_t0);
     a.env.drain_store_buffer();  // the step is over: its stores are visible
     a.env.proto.reorder = a.env.proto.tso_locked_drain = false;  // grading, reset: no buffer
     a.count_op();
@@ -123,7 +139,7 @@ void lockstep_thread(const cell_spec &spec, group &g, actor &a, violation_sink &
     if (a.role != 0) {
       g.hs->done(a.role, it + 1);  // release: this step's effects
     } else {
-      g.hs->wait_done(it + 1);
+      timed_wait([&] { g.hs->wait_done(it + 1); });
       // The check's reports go to g.held: an iteration whose set-up, step
       // or check could not access the page is INCONCLUSIVE, and what its
       // check saw is no catch. Reports made inside the step (a committed
@@ -163,6 +179,7 @@ void lockstep_thread(const cell_spec &spec, group &g, actor &a, violation_sink &
     ++it;
   }
   if (a.role == 0) inst.teardown(a);
+  set_this_cpu_lockstat(nullptr);
 }
 
 // A group and its machine, without its actors (run_cell binds them).
@@ -266,6 +283,7 @@ std::vector<running_cell> running_cells() {
 cell_result run_cell(const cell_spec &spec) {
   cell_result res;
   res.spec = spec;
+  if (spec.profile) (void)lockstat_ns_per_tick();  // the clock's factor, measured once, not in a path
   const cell_shape shape = shape_of(spec);
   const bool lockstep = shape.lockstep;
   if (!lockstep) res.spec.md = mode::free;
@@ -334,6 +352,7 @@ cell_result run_cell(const cell_spec &spec) {
   for (unsigned i = 0; i < nthreads; i++) {
     res.per_thread_ops.push_back(actors[i].stats.ops);
     res.totals.add(actors[i].stats);
+    res.profile.add(actors[i].profile);
   }
   res.ops = res.totals.ops;
   for (auto &g : groups) {

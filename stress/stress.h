@@ -339,6 +339,7 @@ struct inject_hooks final : step_hooks {
 struct alignas(kNoFalseSharing) actor {
   stress_env env;
   cpu_stats stats;
+  lockstat profile;  // this thread's contention profile (core/lockstat.h)
   inject_hooks hooks;
   rng r{1};
   unsigned role = 0;
@@ -469,6 +470,7 @@ struct cell_spec {
   std::vector<int> cpus;  // affinity: CPU for thread i (empty: none)
   unsigned long frames = ANONX_FRAMES;
   std::vector<std::string> disabled_checks;  // --disable-check: oracle ablation
+  bool profile = true;                       // --profile on|off: the contention profile
 };
 
 struct cell_result {
@@ -483,6 +485,7 @@ struct cell_result {
   uint64_t inconclusive = 0;  // lockstep iterations graded INCONCLUSIVE
   double time_to_detect_s = -1;
   cpu_stats totals;
+  lockstat profile;  // the threads' profiles, added up
   bool interrupted = false;  // stopped by a signal before its duration was up
   // generated cells: iterations that reached the state, iterations where
   // the racer passed a labelled step inside one of the path's windows, and

@@ -13,7 +13,7 @@ cv; its `context` extended with git_sha, git_short, git_dirty, compiler,
 build_type, optimization, ptl, sanitizer and anonx_mode. A full run has
 UTEST_REPETITIONS (9) repetitions, the fewest for which Google Benchmark's
 compare.py trusts its Mann-Whitney U test (--compare); --quick has 3. Then
-the ratio gates P1..P9 are printed (bench/README.md lists them), each from
+the ratio gates P1..P9, PROF and S1 are printed (bench/README.md lists them), each from
 the medians of this one run, one line each:
 
   <id> <ratio> <threshold> PASS|FAIL|SKIP|INFO  <what>
@@ -38,6 +38,9 @@ import time
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 COMPARE_PY = '/usr/share/benchmark/compare.py'
 BENCH_EXE = os.path.join('bench', 'anonx-bench')
+# The stress harness's own costs (bench/stress_bench.cc), with the contention
+# profile's hooks built in: gates PROF and S1.
+STRESS_BENCH_EXE = os.path.join('bench', 'anonx-bench-stress')
 
 # compare.py (gbench/report.py, UTEST_OPTIMAL_REPETITIONS) calls a U test on
 # fewer repetitions than this unreliable. A full run records this many, one
@@ -124,6 +127,17 @@ def gate_specs(context):
         dict(id='P9', level='info', kind='handoff', op='>=', threshold=1.0,
              num='BM_Ptl_Ticket', den='BM_PingPong_Pause',
              what='ticket lock, 2 threads: time per op / one-way line hand-off'),
+        dict(id='PROF', level='gate', kind='items', op='>=', threshold=0.95,
+             num='BM_Lockstep/scenario:0/profile:1/manual_time',
+             den='BM_Lockstep/scenario:0/profile:0/manual_time',
+             what='lockstep swapout_vs_gup_fast iterations/s: contention profile on / off'),
+        dict(id='PROF', level='info', kind='items', op='>=', threshold=0.95,
+             num='BM_Lockstep/scenario:1/profile:1/manual_time',
+             den='BM_Lockstep/scenario:1/profile:0/manual_time',
+             what='lockstep fork_vs_pin iterations/s: contention profile on / off'),
+        dict(id='S1', level='gate', kind='items', op='>=', threshold=0.35,
+             num='BM_Lockstep/scenario:0/profile:1/manual_time', den='BM_Rendezvous_Bare/manual_time',
+             what='lockstep swapout_vs_gup_fast iterations/s / the bare two-thread rendezvous'),
     ]
 
 
@@ -155,18 +169,41 @@ def run_name(bench, threads):
     return '%s/real_time/threads:%d' % (bench, threads)
 
 
+def median_items(doc):
+    """{run_name: median items_per_second}: the 'median' aggregate, else
+    the median of the iteration rows."""
+    medians, samples = {}, {}
+    for b in doc.get('benchmarks', []):
+        if 'items_per_second' not in b:
+            continue
+        name = b.get('run_name', b['name'])
+        if b.get('run_type') == 'aggregate':
+            if b.get('aggregate_name') == 'median':
+                medians[name] = float(b['items_per_second'])
+        else:
+            samples.setdefault(name, []).append(float(b['items_per_second']))
+    for name, v in samples.items():
+        medians.setdefault(name, statistics.median(v))
+    return medians
+
+
 def compute_gates(doc):
     """The gate results of one Google Benchmark JSON document, in order:
     [{id, level, ratio (or None), threshold, op, status, what}]."""
     med = median_real_ns(doc)
+    items = median_items(doc)
     out = []
     for g in gate_specs(doc.get('context', {})):
         ratio = None
-        # (numerator key, its threads, denominator key, its threads, inverted)
-        nk, nt, dk, dt, inv = RATIO_KINDS[g['kind']]
-        a, b = med.get(run_name(g[nk], nt)), med.get(run_name(g[dk], dt))
-        if a and b:
-            ratio = b / a if inv else a / b
+        if g['kind'] == 'items':  # items/s of num over items/s of den
+            a, b = items.get(g['num']), items.get(g['den'])
+            ratio = a / b if a and b else None
+        else:
+            # (numerator key, its threads, denominator key, its threads, inverted)
+            nk, nt, dk, dt, inv = RATIO_KINDS[g['kind']]
+            a, b = med.get(run_name(g[nk], nt)), med.get(run_name(g[dk], dt))
+            if a and b:
+                ratio = b / a if inv else a / b
         if ratio is None:
             status = 'SKIP'
         elif g['level'] == 'info':
@@ -376,9 +413,10 @@ def cmd_run(parser, args):
         die_usage(parser, "--build: '%s' was configured with -Dbench=false" % build)
 
     # Bring the executable up to date with the tree whose commit we record.
-    rc = subprocess.run(['meson', 'compile', '-C', build, 'anonx-bench'],
+    rc = subprocess.run(['meson', 'compile', '-C', build, 'anonx-bench', 'anonx-bench-stress'],
                         stdout=sys.stderr).returncode
     exe = os.path.join(build, BENCH_EXE)
+    stress_exe = os.path.join(build, STRESS_BENCH_EXE)
     if rc != 0 or not os.access(exe, os.X_OK):
         print('bench.py: building %s failed' % exe, file=sys.stderr)
         return 1
@@ -418,12 +456,27 @@ def cmd_run(parser, args):
         print('bench.py: ' + ' '.join(cmd), file=sys.stderr)
         busy0, t0, kids0 = busy_seconds(), time.monotonic(), os.times()
         rc = subprocess.run(cmd).returncode
-        busy1, t1, kids1 = busy_seconds(), time.monotonic(), os.times()
         if rc != 0:
             print('bench.py: anonx-bench exited with %d' % rc, file=sys.stderr)
             return 1
         with open(raw) as f:
             doc = json.load(f)
+        # The harness's costs, same repetitions, one document: its rows join
+        # anonx-bench's (each of its iterations runs a whole cell).
+        scmd = [stress_exe if a == exe else a for a in cmd
+                if not a.startswith('--benchmark_min_time')]
+        listed = subprocess.run([stress_exe, '--benchmark_list_tests'] +
+                                [a for a in scmd if a.startswith('--benchmark_filter')],
+                                capture_output=True, text=True).stdout.split()
+        if listed:  # --filter may leave none of them
+            print('bench.py: ' + ' '.join(scmd), file=sys.stderr)
+            rc = subprocess.run(scmd).returncode
+            if rc != 0:
+                print('bench.py: anonx-bench-stress exited with %d' % rc, file=sys.stderr)
+                return 1
+            with open(raw) as f:
+                doc['benchmarks'] += json.load(f).get('benchmarks', [])
+        busy1, t1, kids1 = busy_seconds(), time.monotonic(), os.times()
     finally:
         if os.path.exists(raw):
             os.unlink(raw)

@@ -17,6 +17,9 @@ ignores)/index.html with:
     commit;
   - the kill matrix (mutant x scenario, median time to detection);
   - stress throughput per scenario;
+  - the contention profile of the latest stress report that has one
+    (docs/profile.md): a heatmap of contended wait per lock class (and
+    flush) per cell, wait and hold histograms, retry rates per word kind;
   - the weak-memory back end and the mutation campaigns, as tables.
 The page uses no network assets and links its images by relative path. The
 whole directory is built beside OUT and renamed into place. Run with

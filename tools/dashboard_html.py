@@ -14,7 +14,8 @@ import os
 import bench  # tools/bench.py: the gate definitions
 from dashboard_data import (families, fmt_s, gate_history, latest_kill_matrices, load_extra,
                             load_mutate, load_runs, stress_rows)
-from dashboard_plots import plot_gates, plot_kill_matrix, plot_scaling, plot_stress
+from dashboard_plots import (plot_contention_heatmap, plot_gates, plot_kill_matrix, plot_scaling,
+                             plot_stress, plot_time_hists, plot_word_retries)
 
 CSS = """
 body { font-family: sans-serif; margin: 1.5em; color: #222; }
@@ -145,6 +146,7 @@ def build(results, out):
     else:
         parts.append('<p>No stress runs of the correct protocol recorded.</p>')
 
+    parts += contention_section(stresses, out)
     parts += weak_memory_section(results)
     parts += mutation_section(results)
 
@@ -281,4 +283,55 @@ def mutation_section(results):
                            [[r['named'], r['verdict'], t['id'], t['verdict'],
                              'yes' if t.get('same_verdict') else 'NO', r.get('note', '')]
                             for r in doc.get('named', []) for t in r.get('twins', [])]))
+    return parts
+
+
+def contention_section(stresses, out):
+    """The contention profile (docs/profile.md) of the latest stress report
+    that has one: the heatmap of contended wait per lock class per cell,
+    the wait and hold histograms of the classes that waited most, the retry
+    rates per word kind, and the top contended classes as a table."""
+    parts = ['<h2>Contention</h2>']
+    latest = None
+    for base, doc in stresses:
+        if isinstance(doc.get('profile'), dict) and doc['profile'].get('schema') == 1:
+            latest = (base, doc)
+    if not latest:
+        return parts + ['<p>No stress report with a contention profile.</p>']
+    base, doc = latest
+    total = doc['profile']
+    classes = list(total.get('locks', {}))
+    cells = [r for r in doc.get('runs', []) if isinstance(r.get('profile'), dict)][:60]
+    labels = ['%s %s %s' % (r.get('scenario'), r.get('platform', ''),
+                            '' if r.get('mutant') in (None, 'none') else r['mutant'])
+              for r in cells]
+    # The last column: flushes waiting for GUP-fast's IRQ-off sections.
+    waits = [[r['profile']['locks'].get(c, {}).get('wait', {}).get('total_ns', 0)
+              for c in classes] + [r['profile'].get('flushes', {}).get('wait', {})
+                                   .get('total_ns', 0)] for r in cells]
+    parts.append('<p>From %s: contended wait %s, %.2f%% of %.3g thread-seconds.</p>' % (
+        esc(base), esc(fmt_s(total.get('contended_wait_ns', 0) / 1e9)),
+        100 * total.get('contended_wait_share', 0), total.get('thread_s', 0)))
+    top = sorted(classes, key=lambda c: -total['locks'][c].get('wait', {}).get('total_ns', 0))[:4]
+    hists = {c: total['locks'][c]['wait'].get('log2_ns', []) for c in top
+             if total['locks'][c]['wait'].get('n')}
+    holds = {c: total['locks'][c]['hold'].get('log2_ns', []) for c in top
+             if total['locks'][c]['hold'].get('n')}
+    parts.append('<div class="plots">%s%s%s%s</div>' % (
+        img(plot_contention_heatmap(out, labels, classes + ['flush (IRQ-off)'], waits),
+            'contention heatmap'),
+        img(plot_time_hists(out, 'wait_hist.png', 'lock wait times (top classes)', hists),
+            'wait histograms'),
+        img(plot_time_hists(out, 'hold_hist.png', 'lock hold times (top classes, sampled)',
+                            holds), 'hold histograms'),
+        img(plot_word_retries(out, total.get('words', {})), 'word retries')))
+    rows = []
+    for c in top:
+        l = total['locks'][c]
+        sites = ', '.join(s['fn'] for s in l.get('sites', [])[:3])
+        rows.append([c, l.get('contentions'), l.get('acquisitions'),
+                     fmt_s(l['wait'].get('total_ns', 0) / 1e9),
+                     fmt_s(l['wait'].get('max_ns', 0) / 1e9), sites])
+    parts.append(table(['lock class', 'contentions', 'acquisitions', 'total wait', 'max wait',
+                        'waiting functions'], rows))
     return parts

@@ -136,3 +136,62 @@ def plot_stress(out, rows):
     ax.set_title('stress throughput per scenario (correct protocol)', fontsize=9)
     ax.grid(axis='x', alpha=0.3)
     return save(fig, out, 'stress_throughput.png')
+
+
+def plot_contention_heatmap(out, labels, classes, waits):
+    """Contended wait per lock class (columns) per cell (rows), log10 ns;
+    an empty square: no contention."""
+    fig, ax = plt.subplots(figsize=(1.0 * len(classes) + 3.5, 0.32 * len(labels) + 1.6))
+    grid = [[math.log10(w) if w > 0 else float('nan') for w in row] for row in waits]
+    im = ax.imshow(grid, aspect='auto', cmap='magma_r')
+    ax.set_xticks(range(len(classes)))
+    ax.set_xticklabels(classes, rotation=45, ha='right', fontsize=7)
+    ax.set_yticks(range(len(labels)))
+    ax.set_yticklabels(labels, fontsize=7)
+    lo, hi = im.get_clim()
+    for i, row in enumerate(waits):
+        for j, w in enumerate(row):
+            if w > 0:  # white on the darker half of the scale
+                dark = hi > lo and (grid[i][j] - lo) / (hi - lo) > 0.5
+                ax.text(j, i, fmt_s(w / 1e9), ha='center', va='center', fontsize=6,
+                        color='white' if dark else 'black')
+    cb = fig.colorbar(im, ax=ax)
+    cb.set_label('log10 contended wait, ns', fontsize=8)
+    ax.set_title('contended wait per lock class (and flush) and cell', fontsize=9)
+    return save(fig, out, 'contention_heatmap.png')
+
+
+def plot_time_hists(out, name, title, hists):
+    """log2-ns histograms ({label: [counts]}) as step curves on log axes."""
+    fig, ax = plt.subplots(figsize=(7.5, 3.4))
+    for label, counts in hists.items():
+        xs = [2 ** b for b in range(len(counts))]
+        ax.step(xs, [c if c else float('nan') for c in counts], where='post', label=label)
+    ax.set_xscale('log', base=2)
+    ax.set_yscale('log')
+    ax.set_xlabel('nanoseconds (log2 buckets)')
+    ax.set_ylabel('count')
+    ax.grid(alpha=0.3)
+    if hists:
+        ax.legend(fontsize=7)
+    ax.set_title(title, fontsize=9)
+    return save(fig, out, name)
+
+
+def plot_word_retries(out, words):
+    """Per atomic word kind: retries, failures and re-check changes per 1000 RMWs."""
+    kinds = [k for k, w in words.items() if w.get('rmw') or w.get('changed')]
+    fig, ax = plt.subplots(figsize=(7.5, 3.0))
+    width = 0.27
+    for n, (key, color) in enumerate((('retries', 'tab:orange'), ('failures', 'tab:red'),
+                                      ('changed', 'tab:blue'))):
+        vals = [1000.0 * words[k].get(key, 0) / max(1, words[k].get('rmw', 0)) for k in kinds]
+        ax.bar([i + (n - 1) * width for i in range(len(kinds))], vals, width, label=key,
+               color=color)
+    ax.set_xticks(range(len(kinds)))
+    ax.set_xticklabels(kinds, fontsize=8)
+    ax.set_ylabel('per 1000 RMWs')
+    ax.legend(fontsize=7)
+    ax.grid(axis='y', alpha=0.3)
+    ax.set_title('atomic words: retries, failures, GUP-fast re-check changes', fontsize=9)
+    return save(fig, out, 'word_retries.png')

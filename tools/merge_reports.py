@@ -4,8 +4,9 @@
 
 anonx-stress reports (--shard I/N of a kill matrix, a coverage run, presets):
 runs are concatenated, each mutant's kill-matrix row is recomputed from the
-per-seed detection times of every shard, and the coverage tables are joined
-(cells, reached, percent). anonx-mutate/1 reports (tools/mutate.py --shard)
+per-seed detection times of every shard, the coverage tables are joined
+(cells, reached, percent) and the contention profiles added (counts and
+histogram buckets summed, harness/profile.h). anonx-mutate/1 reports (tools/mutate.py --shard)
 go to tools/mutate.py's merge: every id once. Written to a temporary file,
 then renamed. The one merge for both engines (GNU parallel, Slurm)."""
 import argparse
@@ -48,6 +49,62 @@ def judge(rows):
     return json.loads(out.stdout)
 
 
+def add_hist(a, b):
+    """Two histograms of a contention profile (harness/profile.h) as one."""
+    if not b.get("n"):
+        return dict(a)
+    if not a.get("n"):
+        return dict(b)
+    la, lb = a.get("log2_ns", []), b.get("log2_ns", [])
+    n = a["n"] + b["n"]
+    total = a["total_ns"] + b["total_ns"]
+    return {"n": n, "total_ns": total, "min_ns": min(a["min_ns"], b["min_ns"]),
+            "max_ns": max(a["max_ns"], b["max_ns"]), "mean_ns": total / n,
+            "log2_ns": [(la[i] if i < len(la) else 0) + (lb[i] if i < len(lb) else 0)
+                        for i in range(max(len(la), len(lb)))]}
+
+
+def add_profile(a, b):
+    """Two reports' total profiles as one: counts and histograms added, the
+    call sites joined by function (harness/profile.h's schema)."""
+    if a is None:
+        return json.loads(json.dumps(b))
+    if a.get("schema") != b.get("schema"):
+        raise SystemExit(f"merge_reports: profiles of schema {a.get('schema')} and "
+                         f"{b.get('schema')} do not merge")
+    out = dict(a)
+    out["thread_s"] = a["thread_s"] + b["thread_s"]
+    out["contended_wait_ns"] = a["contended_wait_ns"] + b["contended_wait_ns"]
+    out["contended_wait_share"] = (out["contended_wait_ns"] / (out["thread_s"] * 1e9)
+                                   if out["thread_s"] else 0.0)
+    for cls, lb in b["locks"].items():
+        la = a["locks"].get(cls, {"acquisitions": 0, "contentions": 0, "wait": {"n": 0},
+                                  "hold": {"n": 0}, "sites": [], "other_sites": 0})
+        sites = {s["fn"]: dict(s) for s in la["sites"]}
+        for s in lb["sites"]:
+            t = sites.setdefault(s["fn"], {"fn": s["fn"], "contentions": 0, "wait_ns": 0})
+            t["contentions"] += s["contentions"]
+            t["wait_ns"] += s["wait_ns"]
+        out["locks"][cls] = {
+            "acquisitions": la["acquisitions"] + lb["acquisitions"],
+            "contentions": la["contentions"] + lb["contentions"],
+            "wait": add_hist(la["wait"], lb["wait"]), "hold": add_hist(la["hold"], lb["hold"]),
+            "sites": sorted(sites.values(), key=lambda s: -s["wait_ns"]),
+            "other_sites": la["other_sites"] + lb["other_sites"]}
+    for kind, wb in b["words"].items():
+        wa = a["words"].get(kind, {})
+        out["words"][kind] = {k: wa.get(k, 0) + v for k, v in wb.items()}
+    for why, n in b["gup_fast_fallbacks"].items():
+        out["gup_fast_fallbacks"][why] = a["gup_fast_fallbacks"].get(why, 0) + n
+    fa, fb = a["flushes"], b["flushes"]
+    out["flushes"] = {"count": fa["count"] + fb["count"], "waited": fa["waited"] + fb["waited"],
+                      "wait": add_hist(fa["wait"], fb["wait"])}
+    ta, tb = a["threads"], b["threads"]
+    out["threads"] = {"step_ns": ta["step_ns"] + tb["step_ns"],
+                      "rendezvous_wait": add_hist(ta["rendezvous_wait"], tb["rendezvous_wait"])}
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("reports", nargs="+")
@@ -81,6 +138,8 @@ def main():
         merged["context"] = merged["context"] or d["context"]
         merged.setdefault("sources", []).append({"file": path, "context": d["context"]})
         merged["runs"] += d["runs"]
+        if "profile" in d:
+            merged["profile"] = add_profile(merged.get("profile"), d["profile"])
         if "coverage" in d:
             cov = merged.setdefault("coverage", dict(d["coverage"], cells=[]))
             cov["cells"] += d["coverage"]["cells"]
