@@ -38,9 +38,9 @@ import time
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 COMPARE_PY = '/usr/share/benchmark/compare.py'
 BENCH_EXE = os.path.join('bench', 'anonx-bench')
-# The stress harness's own costs (bench/stress_bench.cc), with the contention
+# The stress harness's own costs (stress/stress_bench.cc), with the contention
 # profile's hooks built in: gates PROF and S1.
-STRESS_BENCH_EXE = os.path.join('bench', 'anonx-bench-stress')
+STRESS_BENCH_EXE = os.path.join('stress', 'anonx-bench-stress')
 
 # compare.py (gbench/report.py, UTEST_OPTIMAL_REPETITIONS) calls a U test on
 # fewer repetitions than this unreliable. A full run records this many, one

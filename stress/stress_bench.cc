@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-only
 // stress_bench.cc: the stress harness's own costs, in anonx-bench-stress (a
-// second executable: it links the harness, built with the contention
-// profile's hooks, which anonx-bench leaves out).
+// second benchmark executable, beside anonx-bench: it runs this back end's
+// cells, built with the contention profile's hooks, which bench/ leaves
+// out of core/).
 //
 //  BM_Lockstep/<scenario>/profile:{0,1}: one lockstep cell of the scenario
 //    on v6.2 for a fixed number of iterations, the contention profile off
@@ -23,10 +24,11 @@ using namespace anonx::stress;
 
 constexpr uint64_t kIterations = 20000;
 
-const char *const kScenarios[] = {"swapout_vs_gup_fast", "fork_vs_pin"};
+// The cells timed, by their registry ids (harness/registry.h).
+const scenario_id kScenarios[] = {scenario_id::swapout_vs_gup_fast, scenario_id::fork_vs_pin};
 
 void BM_Lockstep(benchmark::State &state) {
-  const char *name = kScenarios[state.range(0)];
+  const char *name = name_of(kScenarios[state.range(0)]);
   cell_spec spec;
   spec.sc = find_scenario(name);
   if (!spec.sc) return state.SkipWithError("no such scenario");
