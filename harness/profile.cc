@@ -174,6 +174,16 @@ std::string profile_table(const json &p, const std::string &title, unsigned top)
   for (auto &[name, n] : p["gup_fast_fallbacks"].items())
     if (n.get<double>() > 0) fb += " " + name + "=" + std::to_string(n.get<uint64_t>());
   out += "  GUP-fast fallbacks:" + (fb.empty() ? std::string(" none") : fb) + "\n";
+  if (p.contains("threads")) {  // timed in one iteration in kHoldSampleEvery (docs/profile.md)
+    const json &t = p["threads"];
+    std::snprintf(line, sizeof line,
+                  "  threads: ~%s in the scenario's steps, ~%s at the lockstep rendezvous, of "
+                  "%.3g thread-seconds (one iteration in %u timed)\n",
+                  fmt_ns(num(t, "step_ns")).c_str(),
+                  fmt_ns(kHoldSampleEvery * num(t["rendezvous_wait"], "total_ns")).c_str(),
+                  num(p, "thread_s"), static_cast<unsigned>(kHoldSampleEvery));
+    out += line;
+  }
   return out;
 }
 

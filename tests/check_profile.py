@@ -79,11 +79,13 @@ with tempfile.TemporaryDirectory() as tmp:
     check(tot["locks"]["ptl"]["acquisitions"] == acq,
           f"the total adds up the cells: ptl {tot['locks']['ptl']['acquisitions']} = {acq}")
     th = fork["threads"]
+    # Steps: one iteration in 16 timed and scaled, an estimate; the
+    # rendezvous histogram: the timed iterations' waits.
+    rdv = 16 * th["rendezvous_wait"].get("total_ns", 0) / 1e9
     check(th["step_ns"] > 0 and th["rendezvous_wait"]["n"] > 0
-          and th["step_ns"] / 1e9 <= fork["thread_s"] * 1.05,
-          f"fork_vs_pin's threads: {th['step_ns'] / 1e9:.3f} s in steps, "
-          f"{th['rendezvous_wait'].get('total_ns', 0) / 1e9:.3f} s at the rendezvous, "
-          f"of {fork['thread_s']:.3f} thread-seconds")
+          and th["step_ns"] / 1e9 + rdv <= fork["thread_s"] * 1.25,
+          f"fork_vs_pin's threads: ~{th['step_ns'] / 1e9:.3f} s in steps, ~{rdv:.3f} s at the "
+          f"rendezvous, of {fork['thread_s']:.3f} thread-seconds")
     header = [l for l in r.stdout.splitlines() if l.startswith("scenario")]
     rows = [l for l in r.stdout.splitlines() if l.startswith(("fork_vs_pin", "swapout_vs"))]
     check(header and "wait%" in header[0] and all(len(l) <= 120 for l in r.stdout.splitlines()),
