@@ -12,7 +12,8 @@ Reads every JSON file in DIR (default results/):
 and writes OUT (default build/dashboard of the source tree, which git
 ignores)/index.html with:
   - throughput vs threads of every contended benchmark of the latest bench
-    run, against linear scaling (capped at the machine's CPU count);
+    run, against linear scaling (capped at the machine's CPU count), and for
+    the stress scaling suite the share of time waiting;
   - the ratio gates P1..P9 of bench/README.md across the recorded runs, by
     commit;
   - the kill matrix (mutant x scenario, median time to detection);

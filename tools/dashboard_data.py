@@ -11,6 +11,7 @@ import glob
 import json
 import os
 import re
+import statistics
 import sys
 
 import bench  # tools/bench.py: the medians and the gate definitions
@@ -119,6 +120,19 @@ def families(doc):
         if ns > 0:
             out.setdefault(fam, {})[t] = ns
     return out
+
+
+def family_counter(doc, counter):
+    """{family: {threads: median of a user counter}} (the stress scaling
+    benchmarks' wait_share), for the benchmarks that report it."""
+    vals = {}
+    for b in doc.get('benchmarks', []):
+        if b.get('run_type') == 'aggregate' or counter not in b:
+            continue
+        name = b.get('run_name') or b.get('name', '')
+        t = int(b.get('threads', 1))
+        vals.setdefault(name.split('/')[0], {}).setdefault(t, []).append(float(b[counter]))
+    return {f: {t: statistics.median(v) for t, v in ts.items()} for f, ts in vals.items()}
 
 
 def gate_history(benches):

@@ -12,7 +12,7 @@ import html
 import os
 
 import bench  # tools/bench.py: the gate definitions
-from dashboard_data import (families, fmt_s, gate_history, latest_kill_matrices, load_extra,
+from dashboard_data import (families, family_counter, fmt_s, gate_history, latest_kill_matrices, load_extra,
                             load_mutate, load_runs, stress_rows)
 from dashboard_plots import (plot_contention_heatmap, plot_gates, plot_kill_matrix, plot_scaling,
                              plot_stress, plot_time_hists, plot_word_retries)
@@ -103,8 +103,9 @@ def build(results, out):
                          '(UseRealTime). Dashed: 1-thread throughput times min(threads, %d '
                          'CPUs).</p>' % ncpu)
             parts.append('<div class="plots">')
+            waits = family_counter(latest, 'wait_share')
             for fam in sorted(fams):
-                parts.append(img(plot_scaling(out, fam, fams[fam], ncpu), fam))
+                parts.append(img(plot_scaling(out, fam, fams[fam], ncpu, waits.get(fam)), fam))
             parts.append('</div>')
         else:
             parts.append('<p>No contended benchmark (more than one thread count).</p>')

@@ -30,7 +30,10 @@ def save(fig, out, name):
     return name
 
 
-def plot_scaling(out, family, points, ncpu):
+def plot_scaling(out, family, points, ncpu, wait=None):
+    """Throughput against threads; with `wait` ({threads: share}), the share
+    of the threads' time spent waiting (the contention profile) on a second
+    axis."""
     ts = sorted(points)
     thr = [1e3 / points[t] for t in ts]  # Mops/s: 1e9 / ns / 1e6
     fig, ax = plt.subplots(figsize=(4.4, 3.2))
@@ -46,8 +49,15 @@ def plot_scaling(out, family, points, ncpu):
     ax.set_ylabel('aggregate Mops/s')
     ax.set_ylim(bottom=0)
     ax.set_title(family, fontsize=9)
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=7, loc='upper left')
     ax.grid(alpha=0.3)
+    if wait:
+        ax2 = ax.twinx()
+        wt = sorted(wait)
+        ax2.plot(wt, [100 * wait[t] for t in wt], 's:', color='tab:red', label='wait %')
+        ax2.set_ylabel('time waiting, %', color='tab:red')
+        ax2.set_ylim(0, 100)
+        ax2.legend(fontsize=7, loc='upper right')
     return save(fig, out, plot_name(family))
 
 
