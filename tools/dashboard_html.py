@@ -151,6 +151,14 @@ def build(results, out):
     parts += weak_memory_section(results)
     parts += mutation_section(results)
 
+    # For a browser (bench/check_dashboard_browser.py, or a person): once the
+    # page has loaded, <body data-images> says how many images decoded and
+    # which did not. Inline, so the page still fetches nothing.
+    parts.append('<script>window.addEventListener("load", function () {'
+                 'var bad = [], n = 0; for (var i of document.images) {'
+                 'if (i.complete && i.naturalWidth > 0) n++; else bad.push(i.getAttribute("src")); }'
+                 'document.body.dataset.images = n + " decoded" + (bad.length ? "; broken: " + '
+                 'bad.join(" ") : ""); });</script>')
     parts.append('</body></html>')
     with open(os.path.join(out, 'index.html'), 'w') as f:
         f.write('\n'.join(parts) + '\n')
