@@ -14,7 +14,10 @@
 //  BM_Scale_*: throughput and contention against threads (below).
 #include <benchmark/benchmark.h>
 
+#include <pthread.h>
+
 #include <thread>
+#include <vector>
 
 #include "stress.h"
 
@@ -24,6 +27,19 @@ using namespace anonx;
 using namespace anonx::stress;
 
 constexpr uint64_t kIterations = 20000;
+
+// Both timed pairs (a lockstep cell, the bare handshake) run on CPUs 0 and
+// 1 where there are two: left to the scheduler, the two threads sometimes
+// share a CPU and hand over by yielding, which moves a median by 5x.
+std::vector<int> two_cpus() {
+  return std::thread::hardware_concurrency() >= 2 ? std::vector<int>{0, 1} : std::vector<int>{};
+}
+void pin_to(std::thread::native_handle_type t, int cpu) {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  CPU_SET(cpu, &set);
+  pthread_setaffinity_np(t, sizeof(set), &set);
+}
 
 // The cells timed, by their registry ids (harness/registry.h).
 const scenario_id kScenarios[] = {scenario_id::swapout_vs_gup_fast, scenario_id::fork_vs_pin};
@@ -37,6 +53,7 @@ void BM_Lockstep(benchmark::State &state) {
   spec.iterations = kIterations;
   spec.duration_s = 3600;  // the iterations end it
   spec.profile = state.range(1) != 0;
+  spec.cpus = two_cpus();
   uint64_t iterations = 0;
   for (auto _ : state) {
     const cell_result r = run_cell(spec);
@@ -59,6 +76,10 @@ void BM_Rendezvous_Bare(benchmark::State &state) {
   const unsigned spin_us = spin_budget_us(std::thread::hardware_concurrency(), 2);
   for (auto _ : state) {
     iteration_handshake hs(2, spin_us);
+    const std::vector<int> cpus = two_cpus();
+    cpu_set_t was;
+    pthread_getaffinity_np(pthread_self(), sizeof was, &was);
+    if (!cpus.empty()) pin_to(pthread_self(), cpus[0]);
     const auto t0 = std::chrono::steady_clock::now();
     std::thread other([&] {
       for (uint64_t it = 1; it <= kIterations; it++) {
@@ -66,11 +87,13 @@ void BM_Rendezvous_Bare(benchmark::State &state) {
         hs.done(1, it);
       }
     });
+    if (!cpus.empty()) pin_to(other.native_handle(), cpus[1]);
     for (uint64_t it = 1; it <= kIterations; it++) {
       hs.go(it);
       hs.wait_done(it);
     }
     other.join();
+    pthread_setaffinity_np(pthread_self(), sizeof was, &was);
     state.SetIterationTime(
         std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
   }
