@@ -80,12 +80,14 @@ with tempfile.TemporaryDirectory() as tmp:
           f"the total adds up the cells: ptl {tot['locks']['ptl']['acquisitions']} = {acq}")
     th = fork["threads"]
     # Steps: one iteration in 16 timed and scaled, an estimate; the
-    # rendezvous histogram: the timed iterations' waits.
-    rdv = 16 * th["rendezvous_wait"].get("total_ns", 0) / 1e9
+    # rendezvous histogram: the timed iterations' waits, a sample, which
+    # cannot exceed the threads' time (scaled up, a loaded machine's few
+    # long waits can: it is not bounded here).
+    rdv = th["rendezvous_wait"].get("total_ns", 0) / 1e9
     check(th["step_ns"] > 0 and th["rendezvous_wait"]["n"] > 0
-          and th["step_ns"] / 1e9 + rdv <= fork["thread_s"] * 1.25,
-          f"fork_vs_pin's threads: ~{th['step_ns'] / 1e9:.3f} s in steps, ~{rdv:.3f} s at the "
-          f"rendezvous, of {fork['thread_s']:.3f} thread-seconds")
+          and th["step_ns"] / 1e9 <= fork["thread_s"] * 1.25 and rdv <= fork["thread_s"],
+          f"fork_vs_pin's threads: ~{th['step_ns'] / 1e9:.3f} s in steps, {rdv:.3f} s at the "
+          f"rendezvous in the timed iterations, of {fork['thread_s']:.3f} thread-seconds")
     header = [l for l in r.stdout.splitlines() if l.startswith("scenario")]
     rows = [l for l in r.stdout.splitlines() if l.startswith(("fork_vs_pin", "swapout_vs"))]
     check(header and "wait%" in header[0] and all(len(l) <= 120 for l in r.stdout.splitlines()),
