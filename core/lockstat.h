@@ -20,9 +20,9 @@
 // waits show in lock_stat on PREEMPT_RT only.
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
-#include <algorithm>
 #include <cstring>
 #include <string_view>
 
@@ -37,7 +37,7 @@ namespace anonx {
   X(ptl, "ptlock", "a PTE table's split page-table lock (pte_offset_map_lock)")        \
   X(pmd_lock, "&mm->page_table_lock", "the PMD lock of a huge PMD (pmd_lock)")         \
   X(mmap_lock, "&mm->mmap_lock", "the address space's rw_semaphore")                   \
-  X(page_lock, "PG_locked", "the page (folio) lock bit (folio_lock)")                   \
+  X(page_lock, "PG_locked", "the page (folio) lock bit (folio_lock)")                  \
   X(zone_lock, "&zone->lock", "the buddy allocator's zone lock")                       \
   X(swap_lock, "&si->lock", "the swap device's slot map and swap-cache state")         \
   X(pgtable_lock, "&zone->lock (page tables)", "the page-table page pool (pte_alloc)") \
@@ -86,13 +86,13 @@ inline constexpr const char *kWordKindNames[] = {
 
 // Why a GUP-fast walk handed over to slow GUP (mm/gup.c gup_fast_pte_range,
 // gup_fast_pmd_leaf, gup_fast: each `goto pte_unmap` / `return 0`).
-#define ANONX_GUP_FAST_FALLBACKS(X)                                       \
-  X(not_present, "the PTE or PMD maps nothing")                           \
-  X(not_writable, "FOLL_WRITE on a R/O entry")                            \
-  X(grab_failed, "the reference could not be taken (try_grab_folio)")     \
-  X(entry_changed, "the re-check saw the PTE or PMD change")              \
-  X(must_unshare, "a R/O pin of a page that may be shared (unshare)")     \
-  X(seqcount_odd, "write_protect_seq odd at the start (a fork copies)")   \
+#define ANONX_GUP_FAST_FALLBACKS(X)                                     \
+  X(not_present, "the PTE or PMD maps nothing")                         \
+  X(not_writable, "FOLL_WRITE on a R/O entry")                          \
+  X(grab_failed, "the reference could not be taken (try_grab_folio)")   \
+  X(entry_changed, "the re-check saw the PTE or PMD change")            \
+  X(must_unshare, "a R/O pin of a page that may be shared (unshare)")   \
+  X(seqcount_odd, "write_protect_seq odd at the start (a fork copies)") \
   X(seqcount_moved, "write_protect_seq moved during the walk (a fork)")
 
 enum class gup_fallback : uint8_t {
@@ -282,7 +282,8 @@ inline void lockstat_acquired(lockstat *p, const void *lock, lock_class c, uint6
   auto &s = p->locks[static_cast<unsigned>(c)];
   if (!t && s.acquisitions++ % kHoldSampleEvery) return;
   if (t) ++s.acquisitions;
-  if (p->nr_held_ < lockstat::kMaxHeld) p->held_[p->nr_held_++] = {lock, t ? t : lockstat_ticks(), c};
+  if (p->nr_held_ < lockstat::kMaxHeld)
+    p->held_[p->nr_held_++] = {lock, t ? t : lockstat_ticks(), c};
 }
 inline void lockstat_contended(lockstat *p, lock_class c, const char *fn, uint64_t t0,
                                uint64_t t1) {
@@ -334,8 +335,8 @@ inline double lockstat_ns_per_tick() {
   }();
   return f;
 #else
-  static const double f = 1e9 * std::chrono::steady_clock::period::num /
-                          std::chrono::steady_clock::period::den;
+  static const double f =
+      1e9 * std::chrono::steady_clock::period::num / std::chrono::steady_clock::period::den;
   return f;
 #endif
 }

@@ -87,7 +87,10 @@ class ticket_raw {
   std::atomic<unsigned> owner_{0};
 };
 
-class tbb_spin_raw {
+// A mutex with its own try_lock (tbb::spin_mutex, std::mutex): a failed try
+// is the wait.
+template <class M>
+class mutex_raw {
  public:
   template <class F = no_wait>
   void raw_lock(F on_wait = {}) {
@@ -99,8 +102,10 @@ class tbb_spin_raw {
   void raw_unlock() { m_.unlock(); }
 
  private:
-  tbb::spin_mutex m_;
+  M m_;
 };
+using tbb_spin_raw = mutex_raw<tbb::spin_mutex>;
+using std_mutex_raw = mutex_raw<std::mutex>;
 
 // tbb::queuing_mutex needs a queue node per acquisition; a CPU holds at most
 // a few PTLs at once (fork nests two), so nodes come from a small per-thread
@@ -147,21 +152,6 @@ class tbb_queuing_raw {
   tbb::queuing_mutex m_;
 };
 
-class std_mutex_raw {
- public:
-  template <class F = no_wait>
-  void raw_lock(F on_wait = {}) {
-    if (m_.try_lock()) return;
-    on_wait();
-    m_.lock();
-  }
-  bool raw_try_lock() { return m_.try_lock(); }
-  void raw_unlock() { m_.unlock(); }
-
- private:
-  std::mutex m_;
-};
-
 // profiled<Raw>: a lock of class `cls` with the lock_stat hooks of
 // core/lockstat.h (kernel/locking/lockdep.c lock_contended, lock_acquired,
 // lock_release under CONFIG_LOCK_STAT). With profiling off (no profile on
@@ -191,11 +181,8 @@ class CAPABILITY("mutex") profiled : Raw {
     lockstat_release(this);
     Raw::raw_unlock();
   }
-  bool is_locked() const
-    requires requires(const Raw &r) { r.is_locked(); }
-  {
-    return Raw::is_locked();
-  }
+  bool is_locked() const requires requires(const Raw &r) { r.is_locked(); }
+  { return Raw::is_locked(); }
   lock_class cls() const { return cls_; }
 
  private:
@@ -249,14 +236,16 @@ class SCOPED_CAPABILITY lock_guard {
 class CAPABILITY("rwsem") rw_semaphore {
  public:
   void down_read(const char *fn = __builtin_FUNCTION()) ACQUIRE_SHARED() {
-    acquire(fn, [this] { return m_.try_lock_shared(); }, [this] { m_.lock_shared(); });
+    acquire(
+        fn, [this] { return m_.try_lock_shared(); }, [this] { m_.lock_shared(); });
   }
   void up_read() RELEASE_SHARED() {
     lockstat_release(this);
     m_.unlock_shared();
   }
   void down_write(const char *fn = __builtin_FUNCTION()) ACQUIRE() {
-    acquire(fn, [this] { return m_.try_lock(); }, [this] { m_.lock(); });
+    acquire(
+        fn, [this] { return m_.try_lock(); }, [this] { m_.lock(); });
   }
   void up_write() RELEASE() {
     lockstat_release(this);
@@ -282,8 +271,7 @@ class CAPABILITY("rwsem") rw_semaphore {
 
 class SCOPED_CAPABILITY mmap_read_guard {
  public:
-  explicit mmap_read_guard(rw_semaphore &s, const char *fn = __builtin_FUNCTION())
-      ACQUIRE_SHARED(s)
+  explicit mmap_read_guard(rw_semaphore &s, const char *fn = __builtin_FUNCTION()) ACQUIRE_SHARED(s)
       : s_(s) {
     s_.down_read(fn);
   }

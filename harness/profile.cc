@@ -43,25 +43,24 @@ double num(const json &j, const char *k) { return j.contains(k) ? j[k].get<doubl
 }  // namespace
 
 json profile_json(const lockstat &p, double thread_s) {
-  json j = {{"schema", kProfileSchema},
+  json j = {
+    {"schema", kProfileSchema},
 #if defined(__x86_64__)
-            {"clock", "tsc"},
+    {"clock", "tsc"},
 #else
-            {"clock", "steady_clock"},
+    {"clock", "steady_clock"},
 #endif
-            {"thread_s", thread_s}};
+    {"thread_s", thread_s}
+  };
   const uint64_t wait = p.contended_wait_ns();
   j["contended_wait_ns"] = wait;
   j["contended_wait_share"] = thread_s > 0 ? static_cast<double>(wait) / (thread_s * 1e9) : 0.0;
   json &locks = j["locks"] = json::object();
   for (unsigned c = 0; c < kNrLockClasses; c++) {
     const lock_class_stats &s = p.locks[c];
-    json l = {{"acquisitions", s.acquisitions},
-              {"contentions", s.contentions},
-              {"wait", hist_json(s.wait)},
-              {"hold", hist_json(s.hold)},
-              {"sites", json::array()},
-              {"other_sites", s.other_site_contentions}};
+    json l = {{"acquisitions", s.acquisitions}, {"contentions", s.contentions},
+              {"wait", hist_json(s.wait)},      {"hold", hist_json(s.hold)},
+              {"sites", json::array()},         {"other_sites", s.other_site_contentions}};
     // One row per function: its instantiations (one per environment) joined.
     struct site {
       std::string fn;
@@ -114,8 +113,7 @@ std::string profile_problem(const json &j) {
     return "profile schema " + j["schema"].dump() + ", this build reads schema " +
            std::to_string(kProfileSchema);
   for (const char *k : {"locks", "words", "gup_fast_fallbacks", "flushes"})
-    if (!j.contains(k) || !j[k].is_object())
-      return std::string("profile without \"") + k + "\"";
+    if (!j.contains(k) || !j[k].is_object()) return std::string("profile without \"") + k + "\"";
   return "";
 }
 
@@ -143,10 +141,9 @@ std::string profile_table(const json &p, const std::string &title, unsigned top)
     const json &l = *rows[i].l;
     const json &w = l["wait"];
     std::snprintf(line, sizeof line, "  %11.0f %12.0f %10s %10s %10s %10s  %s\n",
-                  num(l, "contentions"), num(l, "acquisitions"),
-                  fmt_ns(num(w, "total_ns")).c_str(), fmt_ns(num(w, "max_ns")).c_str(),
-                  fmt_ns(num(w, "mean_ns")).c_str(), fmt_ns(num(l["hold"], "max_ns")).c_str(),
-                  rows[i].name.c_str());
+                  num(l, "contentions"), num(l, "acquisitions"), fmt_ns(num(w, "total_ns")).c_str(),
+                  fmt_ns(num(w, "max_ns")).c_str(), fmt_ns(num(w, "mean_ns")).c_str(),
+                  fmt_ns(num(l["hold"], "max_ns")).c_str(), rows[i].name.c_str());
     out += line;
     for (const auto &s : l["sites"]) {
       std::snprintf(line, sizeof line, "  %11.0f %12s %10s %10s %10s %10s    waiter: %s\n",

@@ -15,6 +15,7 @@
 #include <tbb/parallel_for.h>
 #include <tbb/task_arena.h>
 #include <unistd.h>
+
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <cerrno>
@@ -31,12 +32,13 @@
 #include <mutex>
 #include <set>
 #include <sstream>
+
 #include "cli.h"
 #include "coverage.h"
 #include "json.h"
 #include "profile.h"
-#include "verdict.h"
 #include "stress.h"
+#include "verdict.h"
 #include "version.h"
 
 namespace anonx::stress::cmd {
@@ -177,8 +179,7 @@ void setup_live(progress &pg, const options &o);
 json coverage_table(const options &o, const std::vector<cell_result> &results);
 int run_scenarios(const options &o);
 std::string first_check(const cell_result &r);
-cell_spec km_cell(const options &o, const scenario *s, runtime_protocol p, unsigned k,
-                  double secs);
+cell_spec km_cell(const options &o, const scenario *s, runtime_protocol p, unsigned k, double secs);
 std::vector<cell_result> drop_cut_jobs(std::vector<cell_result> rs);
 int run_kill_matrix(const options &o);
 long long read_number(const char *path);

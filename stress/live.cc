@@ -162,7 +162,6 @@ class live_monitor {
   bool ckpt_warned_ = false;
 };
 
-
 // Runs the jobs, as many at once as the cells' CPUs hold (a task_arena of
 // cell_cpus / threads per cell), and returns their cells' results in job
 // order.

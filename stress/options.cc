@@ -79,8 +79,8 @@ std::unique_ptr<CLI::App> make_app(options &o) {
         "usage, found before the run); --list --json: the listing as JSON on stdout",
         out, [&o](str v) { o.json_given = true, o.json_path = v; })
       ->expected(0, 1);
-  value(app, "--scenario", "NAME[,NAME]|all", "the scenarios to run (default all; see --list)",
-        sel, [&o](str v) { o.scenario_arg = v; });
+  value(app, "--scenario", "NAME[,NAME]|all", "the scenarios to run (default all; see --list)", sel,
+        [&o](str v) { o.scenario_arg = v; });
   value(app, "--protocol", "v5.18|v5.19|v6.0|v6.1|v6.2", "the protocol generation (default v6.2)",
         sel, [&o](str v) {
           o.proto.gen = cli::parse_protocol(v);
@@ -228,7 +228,8 @@ void load_profile_report(options &o) {
   }
   const json &r = o.profile_report;
   if (!r.is_object() || !r.contains("profile"))
-    bad("--profile-report: '" + f + "' has no contention profile (a report of --profile off, "
+    bad("--profile-report: '" + f +
+        "' has no contention profile (a report of --profile off, "
         "or of an older anonx-stress)");
   const std::string why = profile_problem(r["profile"]);
   if (!why.empty()) bad("--profile-report: '" + f + "': " + why);

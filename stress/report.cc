@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0-only
 // report.cc: the listing (--list, --list --json), the JSON report of a run (its
 // context, one object per cell, the rerun line of a failing cell) and the summary table.
-#include "frontend.h"
 #include "report.h"
+
+#include "frontend.h"
 
 namespace anonx::stress::cmd {
 
@@ -177,10 +178,9 @@ void print_profile_tables(const json &report) {
   std::cout << profile_table(report["profile"], "the whole report");
   for (const auto &r : report.value("runs", json::array())) {
     if (!r.contains("profile") || !profile_problem(r["profile"]).empty()) continue;
-    const std::string title = r.value("scenario", std::string("?")) + " " +
-                              r.value("protocol", std::string("")) + " " +
-                              r.value("platform", std::string("")) + " " +
-                              r.value("mutant", std::string(""));
+    const std::string title =
+        r.value("scenario", std::string("?")) + " " + r.value("protocol", std::string("")) + " " +
+        r.value("platform", std::string("")) + " " + r.value("mutant", std::string(""));
     std::cout << "\n" << profile_table(r["profile"], title);
   }
 }
@@ -225,8 +225,8 @@ std::string fmt_short(double x) {
 // flushes, over their time (the contention profile; "-" with --profile off).
 void print_summary(const std::vector<cell_result> &rs) {
   constexpr int kWidth = 120;
-  std::printf("\n%-25s %-6s %-24s %3s %6s %11s %17s %6s %5s %8s\n", "scenario", "proto",
-              "mutant", "thr", "ops/s", "thread ops", "gupf ok/fb/rchk", "wait%", "viol", "ttd_s");
+  std::printf("\n%-25s %-6s %-24s %3s %6s %11s %17s %6s %5s %8s\n", "scenario", "proto", "mutant",
+              "thr", "ops/s", "thread ops", "gupf ok/fb/rchk", "wait%", "viol", "ttd_s");
   for (auto &r : rs) {
     uint64_t mn = UINT64_MAX, mx = 0;
     for (auto x : r.per_thread_ops) mn = std::min(mn, x), mx = std::max(mx, x);

@@ -18,14 +18,6 @@ namespace {
 
 using clk = std::chrono::steady_clock;
 
-void set_affinity(std::thread &t, int cpu) {
-  if (cpu < 0) return;
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  CPU_SET(cpu, &set);
-  pthread_setaffinity_np(t.native_handle(), sizeof(set), &set);
-}
-
 struct group {
   std::unique_ptr<machine> m;
   std::unique_ptr<lockstep_instance> inst;
@@ -283,7 +275,8 @@ std::vector<running_cell> running_cells() {
 cell_result run_cell(const cell_spec &spec) {
   cell_result res;
   res.spec = spec;
-  if (spec.profile) (void)lockstat_ns_per_tick();  // the clock's factor, measured once, not in a path
+  if (spec.profile)
+    (void)lockstat_ns_per_tick();  // the clock's factor, measured once, not in a path
   const cell_shape shape = shape_of(spec);
   const bool lockstep = shape.lockstep;
   if (!lockstep) res.spec.md = mode::free;
@@ -321,7 +314,8 @@ cell_result run_cell(const cell_spec &spec) {
           lockstep_thread(spec, g, a, sink, cell_stop, t0);
         });
         if (!spec.cpus.empty())
-          set_affinity(threads.back(), spec.cpus[(gi * roles + r) % spec.cpus.size()]);
+          pin_to_cpu(threads.back().native_handle(),
+                     spec.cpus[(gi * roles + r) % spec.cpus.size()]);
       }
   } else {
     std::vector<actor *> list;

@@ -105,6 +105,15 @@ struct alignas(kNoFalseSharing) line_word {
 // handshake.
 inline unsigned spin_budget_us(unsigned cpus, unsigned threads) { return cpus >= threads ? 10 : 0; }
 
+// Pins thread t to CPU cpu (a negative cpu: leaves it where it is).
+inline void pin_to_cpu(std::thread::native_handle_type t, int cpu) {
+  if (cpu < 0) return;
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  CPU_SET(cpu, &set);
+  pthread_setaffinity_np(t, sizeof(set), &set);
+}
+
 // The spin phase of every harness wait: true once here() holds, false when
 // the budget of us microseconds is spent.
 template <class Pred>
@@ -485,7 +494,7 @@ struct cell_result {
   uint64_t inconclusive = 0;  // lockstep iterations graded INCONCLUSIVE
   double time_to_detect_s = -1;
   cpu_stats totals;
-  lockstat profile;  // the threads' profiles, added up
+  lockstat profile;          // the threads' profiles, added up
   bool interrupted = false;  // stopped by a signal before its duration was up
   // generated cells: iterations that reached the state, iterations where
   // the racer passed a labelled step inside one of the path's windows, and

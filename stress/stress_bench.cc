@@ -13,7 +13,6 @@
 //    (profile on, as runs are) over it (at least 0.35).
 //  BM_Scale_*: throughput and contention against threads (below).
 #include <benchmark/benchmark.h>
-
 #include <pthread.h>
 
 #include <thread>
@@ -33,12 +32,6 @@ constexpr uint64_t kIterations = 20000;
 // share a CPU and hand over by yielding, which moves a median by 5x.
 std::vector<int> two_cpus() {
   return std::thread::hardware_concurrency() >= 2 ? std::vector<int>{0, 1} : std::vector<int>{};
-}
-void pin_to(std::thread::native_handle_type t, int cpu) {
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  CPU_SET(cpu, &set);
-  pthread_setaffinity_np(t, sizeof(set), &set);
 }
 
 // The cells timed, by their registry ids (harness/registry.h).
@@ -79,7 +72,7 @@ void BM_Rendezvous_Bare(benchmark::State &state) {
     const std::vector<int> cpus = two_cpus();
     cpu_set_t was;
     pthread_getaffinity_np(pthread_self(), sizeof was, &was);
-    if (!cpus.empty()) pin_to(pthread_self(), cpus[0]);
+    if (!cpus.empty()) pin_to_cpu(pthread_self(), cpus[0]);
     const auto t0 = std::chrono::steady_clock::now();
     std::thread other([&] {
       for (uint64_t it = 1; it <= kIterations; it++) {
@@ -87,7 +80,7 @@ void BM_Rendezvous_Bare(benchmark::State &state) {
         hs.done(1, it);
       }
     });
-    if (!cpus.empty()) pin_to(other.native_handle(), cpus[1]);
+    if (!cpus.empty()) pin_to_cpu(other.native_handle(), cpus[1]);
     for (uint64_t it = 1; it <= kIterations; it++) {
       hs.go(it);
       hs.wait_done(it);
@@ -172,12 +165,12 @@ void BM_Scale(benchmark::State &state) {
   const double ns =
       std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - t0).count();
   set_this_cpu_lockstat(nullptr);
-  state.counters["wait_share"] = benchmark::Counter(
-      ns > 0 ? static_cast<double>(prof.contended_wait_ns()) / ns : 0.0,
-      benchmark::Counter::kAvgThreads);
-  state.counters["cas_retries"] =
-      benchmark::Counter(static_cast<double>(prof.words[static_cast<unsigned>(word_kind::refcount)].retries),
-                         benchmark::Counter::kAvgIterations);
+  state.counters["wait_share"] =
+      benchmark::Counter(ns > 0 ? static_cast<double>(prof.contended_wait_ns()) / ns : 0.0,
+                         benchmark::Counter::kAvgThreads);
+  state.counters["cas_retries"] = benchmark::Counter(
+      static_cast<double>(prof.words[static_cast<unsigned>(word_kind::refcount)].retries),
+      benchmark::Counter::kAvgIterations);
 }
 
 int max_threads() {
@@ -185,9 +178,12 @@ int max_threads() {
   return n < 2 ? 2 : n;
 }
 
-#define ANONX_SCALE(name, fast, shared)                                               \
-  void name(benchmark::State &state) { BM_Scale<fast, shared>(state); }              \
-  BENCHMARK(name)->Setup(scale_setup)->Teardown(scale_teardown)->ThreadRange(1, max_threads()) \
+#define ANONX_SCALE(name, fast, shared)                                 \
+  void name(benchmark::State &state) { BM_Scale<fast, shared>(state); } \
+  BENCHMARK(name)                                                       \
+      ->Setup(scale_setup)                                              \
+      ->Teardown(scale_teardown)                                        \
+      ->ThreadRange(1, max_threads())                                   \
       ->UseRealTime()
 ANONX_SCALE(BM_Scale_GupFast_Private, true, false);
 ANONX_SCALE(BM_Scale_GupFast_Shared, true, true);

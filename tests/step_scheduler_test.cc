@@ -3,6 +3,8 @@
 // negative_test executable): the script's order is enforced, a deviation
 // and a deadlock are reported by name, and a required entry of an actor
 // that finished fails the run.
+#include "step_scheduler.h"
+
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -13,7 +15,6 @@
 #include <vector>
 
 #include "anonx.h"
-#include "step_scheduler.h"
 
 namespace anonx::test {
 namespace {
