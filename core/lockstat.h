@@ -222,11 +222,17 @@ struct lockstat {
   uint64_t step_ns = 0;                      // time in the scenario's steps
 
   // The locks this CPU holds now, with the tick each was taken at
-  // (lockdep's held_locks): a CPU nests a few at most.
+  // (lockdep's held_locks): a CPU nests a few at most. A contended
+  // acquisition keeps its wait here too (since, by whom), recorded with the
+  // hold once the lock is released: the histograms' work stays out of the
+  // critical section, which a waiter on another CPU would otherwise wait
+  // out.
   struct held {
     const void *lock;
     uint64_t t;
     lock_class c;
+    uint64_t wait_t0;  // 0: taken uncontended
+    const char *fn;    // the waiter (contended only)
   };
   static constexpr unsigned kMaxHeld = 8;
   held held_[kMaxHeld];
@@ -277,32 +283,52 @@ inline uint64_t ticks_to_ns(uint64_t ticks) {
 // acquisition in kHoldSampleEvery of a class on a CPU (the first among
 // them): two clock reads per lock and unlock would cost the runs more than
 // the profile may (docs/profile.md). t: the tick the lock was got at, or 0.
-inline constexpr uint64_t kHoldSampleEvery = 16;
-inline void lockstat_acquired(lockstat *p, const void *lock, lock_class c, uint64_t t = 0) {
-  auto &s = p->locks[static_cast<unsigned>(c)];
-  if (!t && s.acquisitions++ % kHoldSampleEvery) return;
-  if (t) ++s.acquisitions;
-  if (p->nr_held_ < lockstat::kMaxHeld)
-    p->held_[p->nr_held_++] = {lock, t ? t : lockstat_ticks(), c};
-}
+inline constexpr uint64_t kHoldSampleEvery = 64;
+// t: the tick the lock was got at, or 0; a contended acquisition also
+// passes the tick its wait began (t0) and the waiting function.
 inline void lockstat_contended(lockstat *p, lock_class c, const char *fn, uint64_t t0,
                                uint64_t t1) {
   auto &s = p->locks[static_cast<unsigned>(c)];
   const uint64_t ns = ticks_to_ns(t1 - t0);
-  ++s.contentions;
   s.wait.record(ns);
   s.contended_at(fn, ns);
 }
-inline void lockstat_release(const void *lock) {
+inline void lockstat_acquired(lockstat *p, const void *lock, lock_class c, uint64_t t = 0,
+                              uint64_t t0 = 0, const char *fn = nullptr) {
+  auto &s = p->locks[static_cast<unsigned>(c)];
+  if (!t && s.acquisitions++ % kHoldSampleEvery) return;
+  if (t) ++s.acquisitions;
+  if (t0) ++s.contentions;
+  if (p->nr_held_ < lockstat::kMaxHeld)
+    p->held_[p->nr_held_++] = {lock, t ? t : lockstat_ticks(), c, t0, fn};
+  else if (t0)  // nested too deep to keep: the wait now, no hold
+    lockstat_contended(p, c, fn, t0, t);
+}
+// Release, in two halves around the raw unlock: lockstat_release reads the
+// clock and takes the lock's entry off the CPU's list (before the unlock),
+// lockstat_record adds its hold, and its wait if it was contended, to the
+// histograms (after it).
+struct lockstat_hold {
+  lockstat *p = nullptr;  // nullptr: nothing to record
+  lockstat::held h;
+  uint64_t t_release;
+};
+inline lockstat_hold lockstat_release(const void *lock) {
   lockstat *p = this_cpu_lockstat();
-  if (!p || !p->nr_held_) return;
+  if (!p || !p->nr_held_) return {};
   for (unsigned i = p->nr_held_; i-- > 0;) {
     if (p->held_[i].lock != lock) continue;
-    const auto h = p->held_[i];
-    p->locks[static_cast<unsigned>(h.c)].hold.record(ticks_to_ns(lockstat_ticks() - h.t));
+    const lockstat_hold out{p, p->held_[i], lockstat_ticks()};
     p->held_[i] = p->held_[--p->nr_held_];
-    return;
+    return out;
   }
+  return {};
+}
+inline void lockstat_record(const lockstat_hold &r) {
+  if (!r.p) return;
+  auto &s = r.p->locks[static_cast<unsigned>(r.h.c)];
+  if (r.h.wait_t0) lockstat_contended(r.p, r.h.c, r.h.fn, r.h.wait_t0, r.h.t);
+  s.hold.record(ticks_to_ns(r.t_release - r.h.t));
 }
 inline void word_rmw(word_kind w, uint64_t retries = 0, bool failed = false) {
   if (lockstat *p = this_cpu_lockstat()) {

@@ -41,9 +41,7 @@ ANONX_INLINE void lock_page(P *page, const char *fn = __builtin_FUNCTION()) {
   if (test_and_set_bit_lock(PG_locked, &head->flags)) {
     const uint64_t t0 = lockstat_ticks();
     for (spin_wait w; test_and_set_bit_lock(PG_locked, &head->flags);) w.pause();
-    const uint64_t t1 = lockstat_ticks();
-    lockstat_contended(p, lock_class::page_lock, fn, t0, t1);
-    return lockstat_acquired(p, head, lock_class::page_lock, t1);
+    return lockstat_acquired(p, head, lock_class::page_lock, lockstat_ticks(), t0, fn);
   }
   lockstat_acquired(p, head, lock_class::page_lock);
 }
@@ -56,8 +54,9 @@ template <class P>
 ANONX_INLINE void unlock_page(P *page) {
   VM_BUG_ON_PFN(!test_bit(PG_locked, &compound_head(page)->flags), page->pfn,
                 "unlock_page of an unlocked page");
-  lockstat_release(compound_head(page));
+  const lockstat_hold h = lockstat_release(compound_head(page));
   clear_bit_unlock(PG_locked, &compound_head(page)->flags);
+  lockstat_record(h);
 }
 
 }  // namespace anonx

@@ -168,9 +168,7 @@ class CAPABILITY("mutex") profiled : Raw {
     uint64_t t0 = 0;
     Raw::raw_lock([&t0] { t0 = lockstat_ticks(); });
     if (!t0) return lockstat_acquired(p, this, cls_);
-    const uint64_t t1 = lockstat_ticks();
-    lockstat_contended(p, cls_, fn, t0, t1);
-    lockstat_acquired(p, this, cls_, t1);
+    lockstat_acquired(p, this, cls_, lockstat_ticks(), t0, fn);
   }
   bool try_lock() TRY_ACQUIRE(true) {
     if (!Raw::raw_try_lock()) return false;
@@ -178,9 +176,15 @@ class CAPABILITY("mutex") profiled : Raw {
     return true;
   }
   void unlock() RELEASE() {
-    lockstat_release(this);
+    const lockstat_hold h = lockstat_release(this);
     Raw::raw_unlock();
+    lockstat_record(h);
   }
+  // The harness's own look at what the lock guards (its lookups, its set-up
+  // writes: no path of the model's) takes the raw lock, outside the
+  // profile, which describes the model's paths only.
+  void lock_unprofiled() ACQUIRE() { Raw::raw_lock(); }
+  void unlock_unprofiled() RELEASE() { Raw::raw_unlock(); }
   bool is_locked() const requires requires(const Raw &r) { r.is_locked(); }
   { return Raw::is_locked(); }
   lock_class cls() const { return cls_; }
@@ -230,6 +234,19 @@ class SCOPED_CAPABILITY lock_guard {
   L &l_;
 };
 
+// unprofiled_guard: lock_guard for the harness's own accesses (above).
+template <class L>
+class SCOPED_CAPABILITY unprofiled_guard {
+ public:
+  explicit unprofiled_guard(L &l) ACQUIRE(l) : l_(l) { l_.lock_unprofiled(); }
+  ~unprofiled_guard() RELEASE() { l_.unlock_unprofiled(); }
+  unprofiled_guard(const unprofiled_guard &) = delete;
+  unprofiled_guard &operator=(const unprofiled_guard &) = delete;
+
+ private:
+  L &l_;
+};
+
 // mmap_lock: a reader-writer semaphore.
 // Profiled as the spinlocks above (lock_class::mmap_lock): readers and
 // writers alike; a reader's hold is timed by the reader.
@@ -240,16 +257,18 @@ class CAPABILITY("rwsem") rw_semaphore {
         fn, [this] { return m_.try_lock_shared(); }, [this] { m_.lock_shared(); });
   }
   void up_read() RELEASE_SHARED() {
-    lockstat_release(this);
+    const lockstat_hold h = lockstat_release(this);
     m_.unlock_shared();
+    lockstat_record(h);
   }
   void down_write(const char *fn = __builtin_FUNCTION()) ACQUIRE() {
     acquire(
         fn, [this] { return m_.try_lock(); }, [this] { m_.lock(); });
   }
   void up_write() RELEASE() {
-    lockstat_release(this);
+    const lockstat_hold h = lockstat_release(this);
     m_.unlock();
+    lockstat_record(h);
   }
 
  private:
@@ -262,9 +281,7 @@ class CAPABILITY("rwsem") rw_semaphore {
     if (try_take()) return lockstat_acquired(p, this, lock_class::mmap_lock);
     const uint64_t t0 = lockstat_ticks();
     take();
-    const uint64_t t1 = lockstat_ticks();
-    lockstat_contended(p, lock_class::mmap_lock, fn, t0, t1);
-    lockstat_acquired(p, this, lock_class::mmap_lock, t1);
+    lockstat_acquired(p, this, lock_class::mmap_lock, lockstat_ticks(), t0, fn);
   }
   std::shared_mutex m_;
 };

@@ -6,6 +6,20 @@
 
 namespace anonx::harness {
 
+namespace {
+
+constexpr unsigned kScanBlock = 8;
+static_assert(PTRS_PER_PTE % kScanBlock == 0, "the scan's blocks tile a table");
+
+template <class Word>
+bool block_is_none(const Word *w) {
+  pteval_t any = 0;
+  for (unsigned i = 0; i < kScanBlock; i++) any |= w[i].load(std::memory_order_relaxed);
+  return any == 0;
+}
+
+}  // namespace
+
 void conservation_audit::touch(unsigned long pfn) {
   if (expect_[pfn] == 0 && mappers_[pfn] == 0) touched_.push_back(static_cast<unsigned>(pfn));
 }
@@ -40,6 +54,14 @@ void conservation_audit::run(machine &m, const std::vector<owned_ref> &owned,
       if (!pmd_table(pmd)) continue;
       auto &table = mm->table_of(pmd);
       for (unsigned j = 0; j < PTRS_PER_PTE; j++) {
+        // A block of kScanBlock none entries at once: a table holds a few
+        // live entries among 512, and this walk runs every iteration (one
+        // OR of eight loads, one branch, where an entry each costs three
+        // times the instructions: the scan was a third of role 0's time).
+        if (j % kScanBlock == 0 && block_is_none(table.pte + j)) {
+          j += kScanBlock - 1;
+          continue;
+        }
         const pte_t pte{table.pte[j].load(std::memory_order_relaxed)};
         if (pte_present(pte)) {
           page *p = m.mem.pfn_to_page(pte_pfn(pte));

@@ -65,7 +65,7 @@ page *coverage_instance::page_now(mm_struct &mm) {
 pte_t coverage_instance::pte_now(mm_struct &mm) NO_THREAD_SAFETY_ANALYSIS {
   auto *table = pte_table_of<stress_env>(mm, addr);
   if (!table) return pte_t{0};
-  lock_guard<ptl_t> ptl(table->ptl);
+  unprofiled_guard<ptl_t> ptl(table->ptl);
   return pte_t{table->pte[pte_index(addr)].load(std::memory_order_relaxed)};
 }
 

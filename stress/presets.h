@@ -55,7 +55,7 @@ template <class Edit>
 inline void edit_present_pte(mm_struct &mm, unsigned long addr, Edit edit) {
   auto *table = pte_table_of<stress_env>(mm, addr);
   if (!table) return;
-  lock_guard<ptl_t> ptl(table->ptl);
+  unprofiled_guard<ptl_t> ptl(table->ptl);
   auto *ptep = &table->pte[pte_index(addr)];
   const pte_t pte{ptep->load(std::memory_order_relaxed)};
   if (pte_present(pte)) ptep->store(edit(pte).v, std::memory_order_release);

@@ -538,18 +538,19 @@ cell_shape shape_of(const cell_spec &spec);
 // state), measured by building one; for the limits checked before a run.
 size_t group_bytes(const cell_spec &spec);
 
-// The pfn mapped at addr (PTE or huge PMD), or -1 when not present.
+// The pfn mapped at addr (PTE or huge PMD), or -1 when not present: the
+// harness's lookup, its locks outside the contention profile.
 inline long mapped_pfn(mm_struct &mm, unsigned long addr) NO_THREAD_SAFETY_ANALYSIS {
   auto *pmdp = mm.pmd_offset(addr);
   {
-    lock_guard<spinlock_t> g(mm.page_table_lock);
+    unprofiled_guard<spinlock_t> g(mm.page_table_lock);
     const pmd_t pmd{pmdp->load(std::memory_order_relaxed)};
     if (pmd_trans_huge(pmd)) return static_cast<long>(pte_pfn(pmd) + pte_index(addr));
     if (!pmd_table(pmd)) return -1;
   }
   auto *table = pte_table_of<stress_env>(mm, addr);
   if (!table) return -1;
-  lock_guard<ptl_t> ptl(table->ptl);
+  unprofiled_guard<ptl_t> ptl(table->ptl);
   const pte_t pte{table->pte[pte_index(addr)].load(std::memory_order_relaxed)};
   return pte_present(pte) ? static_cast<long>(pte_pfn(pte)) : -1;
 }

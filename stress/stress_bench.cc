@@ -6,15 +6,21 @@
 //
 //  BM_Lockstep/<scenario>/profile:{0,1}: one lockstep cell of the scenario
 //    on v6.2 for a fixed number of iterations, the contention profile off
-//    and on; items are iterations. Gate PROF: on over off (at least 0.95).
+//    and on; items are iterations (absolute rates, for the record).
 //  BM_Rendezvous_Bare: the lockstep runner's handshake alone (role 0
 //    publishes "go", role 1 answers "done", no protocol work): the ceiling
-//    a lockstep cell can reach. Gate S1: BM_Lockstep swapout_vs_gup_fast
-//    (profile on, as runs are) over it (at least 0.35).
+//    a lockstep cell can reach.
+//  BM_Paired_*: the gated ratios, each measured inside one benchmark
+//    iteration from alternating runs of its two sides (below): counter
+//    "ratio". Gate PROF: profile on over off, lockstep and free mode (at
+//    least 0.95). Gate S1: lockstep swapout_vs_gup_fast (profile on, as
+//    runs are) over the bare rendezvous (at least 0.35).
 //  BM_Scale_*: throughput and contention against threads (below).
 #include <benchmark/benchmark.h>
 #include <pthread.h>
 
+#include <algorithm>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -37,16 +43,29 @@ std::vector<int> two_cpus() {
 // The cells timed, by their registry ids (harness/registry.h).
 const scenario_id kScenarios[] = {scenario_id::swapout_vs_gup_fast, scenario_id::fork_vs_pin};
 
+// A cell of scenario i on v6.2: lockstep for kIterations iterations on two
+// CPUs, or free mode for kFreeSeconds.
+constexpr double kFreeSeconds = 0.05;
+cell_spec bench_cell(int64_t i, bool profile, mode md = mode::lockstep) {
+  cell_spec spec;
+  spec.sc = find_scenario(name_of(kScenarios[i]));
+  spec.proto.gen = generation::v6_2;
+  spec.md = md;
+  spec.profile = profile;
+  if (md == mode::lockstep) {
+    spec.iterations = kIterations;
+    spec.duration_s = 3600;  // the iterations end it
+    spec.cpus = two_cpus();
+  } else {
+    spec.duration_s = kFreeSeconds;
+  }
+  return spec;
+}
+
 void BM_Lockstep(benchmark::State &state) {
   const char *name = name_of(kScenarios[state.range(0)]);
-  cell_spec spec;
-  spec.sc = find_scenario(name);
+  const cell_spec spec = bench_cell(state.range(0), state.range(1) != 0);
   if (!spec.sc) return state.SkipWithError("no such scenario");
-  spec.proto.gen = generation::v6_2;
-  spec.iterations = kIterations;
-  spec.duration_s = 3600;  // the iterations end it
-  spec.profile = state.range(1) != 0;
-  spec.cpus = two_cpus();
   uint64_t iterations = 0;
   for (auto _ : state) {
     const cell_result r = run_cell(spec);
@@ -64,35 +83,129 @@ BENCHMARK(BM_Lockstep)
     ->Unit(benchmark::kMillisecond);
 
 // The handshake of iteration_handshake, as the runner uses it between two
-// threads, with nothing between a "go" and its "done".
-void BM_Rendezvous_Bare(benchmark::State &state) {
+// threads, with nothing between a "go" and its "done": seconds for n.
+double bare_rendezvous(uint64_t n) {
   const unsigned spin_us = spin_budget_us(std::thread::hardware_concurrency(), 2);
-  for (auto _ : state) {
-    iteration_handshake hs(2, spin_us);
-    const std::vector<int> cpus = two_cpus();
-    cpu_set_t was;
-    pthread_getaffinity_np(pthread_self(), sizeof was, &was);
-    if (!cpus.empty()) pin_to_cpu(pthread_self(), cpus[0]);
-    const auto t0 = std::chrono::steady_clock::now();
-    std::thread other([&] {
-      for (uint64_t it = 1; it <= kIterations; it++) {
-        hs.wait_go(it);
-        hs.done(1, it);
-      }
-    });
-    if (!cpus.empty()) pin_to_cpu(other.native_handle(), cpus[1]);
-    for (uint64_t it = 1; it <= kIterations; it++) {
-      hs.go(it);
-      hs.wait_done(it);
+  iteration_handshake hs(2, spin_us);
+  const std::vector<int> cpus = two_cpus();
+  cpu_set_t was;
+  pthread_getaffinity_np(pthread_self(), sizeof was, &was);
+  if (!cpus.empty()) pin_to_cpu(pthread_self(), cpus[0]);
+  const auto t0 = std::chrono::steady_clock::now();
+  std::thread other([&] {
+    for (uint64_t it = 1; it <= n; it++) {
+      hs.wait_go(it);
+      hs.done(1, it);
     }
-    other.join();
-    pthread_setaffinity_np(pthread_self(), sizeof was, &was);
-    state.SetIterationTime(
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  });
+  if (!cpus.empty()) pin_to_cpu(other.native_handle(), cpus[1]);
+  for (uint64_t it = 1; it <= n; it++) {
+    hs.go(it);
+    hs.wait_done(it);
   }
+  other.join();
+  const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  pthread_setaffinity_np(pthread_self(), sizeof was, &was);
+  return s;
+}
+
+void BM_Rendezvous_Bare(benchmark::State &state) {
+  for (auto _ : state) state.SetIterationTime(bare_rendezvous(kIterations));
   state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * kIterations));
 }
 BENCHMARK(BM_Rendezvous_Bare)->UseManualTime()->Unit(benchmark::kMillisecond);
+
+// ---- the gated ratios: two sides, alternating in one benchmark iteration --
+// The speed of this machine's two vCPUs moves by 2 to 5x within minutes
+// (the one-way line hand-off between them: 60 to 300 ns), so two sides
+// measured in separate benchmarks, seconds apart, give a ratio that is
+// mostly drift. Here the sides alternate in ABBA order, `rounds` runs
+// each, and the ratio is of their summed rates: a drift that is linear over
+// the iteration falls on both alike. Free mode takes more, shorter runs:
+// its operations per second spread by +-25 % from one 0.1 s run to the next
+// with nothing changed (how many of the pages reclaim finds mapped is a
+// race of its own), where a lockstep cell's iterations spread by a few %.
+constexpr unsigned kPairRounds = 4;
+constexpr unsigned kPairRoundsFree = 12;
+
+struct side {
+  uint64_t items = 0;
+  double seconds = 0;
+  double rate() const { return seconds > 0 ? static_cast<double>(items) / seconds : 0; }
+};
+
+// a(), b(): one run each, {items, seconds}. Returns the ratio b / a.
+template <class A, class B>
+double run_pair(benchmark::State &state, unsigned rounds, A &&a, B &&b) {
+  side sa, sb;
+  auto add = [](side &s, std::pair<uint64_t, double> r) {
+    s.items += r.first;
+    s.seconds += r.second;
+  };
+  for (unsigned r = 0; r < 2 * rounds; r++) {
+    if ((r % 4 == 0) || (r % 4 == 3))
+      add(sa, a());
+    else
+      add(sb, b());
+  }
+  state.SetIterationTime(sa.seconds + sb.seconds);
+  state.counters["side_a_per_s"] = sa.rate();
+  state.counters["side_b_per_s"] = sb.rate();
+  return sa.rate() > 0 ? sb.rate() / sa.rate() : 0;
+}
+
+// One cell's {items, seconds}: lockstep iterations, free-mode operations;
+// an error (a violation on the correct protocol) in *bad.
+std::pair<uint64_t, double> cell_side(const cell_spec &spec, bool *bad) {
+  const cell_result r = run_cell(spec);
+  if (r.violation_count) *bad = true;
+  return {spec.md == mode::lockstep ? r.iterations : r.ops, r.elapsed_s};
+}
+
+// PROF: the contention profile off (side a) and on (side b), one scenario,
+// lockstep or free mode.
+void BM_Paired_Profile(benchmark::State &state) {
+  const mode md = state.range(1) ? mode::free : mode::lockstep;
+  const cell_spec off = bench_cell(state.range(0), false, md);
+  const cell_spec on = bench_cell(state.range(0), true, md);
+  if (!off.sc) return state.SkipWithError("no such scenario");
+  bool bad = false;
+  std::vector<double> ratios;
+  for (auto _ : state)
+    ratios.push_back(run_pair(
+        state, md == mode::free ? kPairRoundsFree : kPairRounds,
+        [&] { return cell_side(off, &bad); }, [&] { return cell_side(on, &bad); }));
+  if (bad) return state.SkipWithError("a violation on the correct protocol");
+  std::sort(ratios.begin(), ratios.end());
+  state.counters["ratio"] = ratios[ratios.size() / 2];
+  state.SetLabel(std::string(name_of(kScenarios[state.range(0)])) + " " + mode_name(md));
+}
+BENCHMARK(BM_Paired_Profile)
+    ->ArgsProduct({{0, 1}, {0, 1}})
+    ->ArgNames({"scenario", "free"})
+    ->UseManualTime()
+    ->Unit(benchmark::kMillisecond);
+
+// S1: the bare rendezvous (side a) and a lockstep swapout_vs_gup_fast cell
+// with the profile on (side b), kIterations each.
+void BM_Paired_Ceiling(benchmark::State &state) {
+  const cell_spec cell = bench_cell(0, true);
+  if (!cell.sc) return state.SkipWithError("no such scenario");
+  bool bad = false;
+  std::vector<double> ratios;
+  for (auto _ : state)
+    ratios.push_back(run_pair(
+        state, kPairRounds,
+        [] {
+          return std::pair<uint64_t, double>{kIterations, bare_rendezvous(kIterations)};
+        },
+        [&] { return cell_side(cell, &bad); }));
+  if (bad) return state.SkipWithError("a violation on the correct protocol");
+  std::sort(ratios.begin(), ratios.end());
+  state.counters["ratio"] = ratios[ratios.size() / 2];
+  state.SetLabel(name_of(kScenarios[0]));
+}
+BENCHMARK(BM_Paired_Ceiling)->UseManualTime()->Unit(benchmark::kMillisecond);
 
 // ---- scaling: throughput and contention against threads ----------------
 // will-it-scale's shape: every thread runs one path on the same machine and
@@ -104,6 +217,7 @@ BENCHMARK(BM_Rendezvous_Bare)->UseManualTime()->Unit(benchmark::kMillisecond);
 //    page / of one page all threads share (the refcount's cache line);
 //  PinSlow_Shared: slow GUP (pin_user_pages: mmap_lock, the PTE table
 //    lock) of one shared page.
+// and BM_ScaleFree_* (below): fork against pins, swap-out against GUP-fast.
 
 struct scale_world {
   std::unique_ptr<machine> m;
@@ -188,6 +302,46 @@ int max_threads() {
 ANONX_SCALE(BM_Scale_GupFast_Private, true, false);
 ANONX_SCALE(BM_Scale_GupFast_Shared, true, true);
 ANONX_SCALE(BM_Scale_PinSlow_Shared, false, true);
+
+// The racing paths against each other, will-it-scale style: a free-mode
+// cell of the scenario (stress/free.cc: the pin holders and the process on
+// the first half of the threads, the racing path on the other half) at
+// threads:N for kScaleSeconds. Items are the cell's operations, over all
+// threads; wait_share, the share of the threads' time waiting for locks and
+// flushes (the cell's profile).
+//  ScaleFree_ForkVsPin: fork (dup_mmap, copy_pte_range) against GUP pins
+//    and the process's writes;
+//  ScaleFree_SwapoutVsGupFast: reclaim (shrink_page) against GUP-fast.
+constexpr double kScaleSeconds = 0.1;
+template <int Scenario>
+void BM_ScaleFree(benchmark::State &state) {
+  cell_spec spec = bench_cell(Scenario, true, mode::free);
+  if (!spec.sc) return state.SkipWithError("no such scenario");
+  spec.threads = static_cast<unsigned>(state.range(0));
+  spec.duration_s = kScaleSeconds;
+  uint64_t ops = 0;
+  double wait = 0, seconds = 0;
+  for (auto _ : state) {
+    const cell_result r = run_cell(spec);
+    if (r.violation_count) return state.SkipWithError("a violation on the correct protocol");
+    ops += r.ops;
+    seconds += r.elapsed_s;
+    wait += static_cast<double>(r.profile.contended_wait_ns()) * 1e-9;
+    state.SetIterationTime(r.elapsed_s);
+  }
+  state.SetItemsProcessed(static_cast<int64_t>(ops));
+  state.counters["wait_share"] = seconds > 0 ? wait / (seconds * spec.threads) : 0.0;
+  state.SetLabel(name_of(kScenarios[Scenario]));
+}
+void thread_counts(benchmark::internal::Benchmark *b) {
+  for (int t = 1; t <= max_threads(); t *= 2) b->ArgName("threads")->Arg(t);
+  if ((max_threads() & (max_threads() - 1)) != 0) b->Arg(max_threads());
+}
+#define ANONX_SCALE_FREE(name, scenario)                                \
+  void name(benchmark::State &state) { BM_ScaleFree<scenario>(state); } \
+  BENCHMARK(name)->Apply(thread_counts)->UseManualTime()->Unit(benchmark::kMillisecond)
+ANONX_SCALE_FREE(BM_ScaleFree_SwapoutVsGupFast, 0);
+ANONX_SCALE_FREE(BM_ScaleFree_ForkVsPin, 1);
 
 }  // namespace
 

@@ -79,7 +79,7 @@ with tempfile.TemporaryDirectory() as tmp:
     check(tot["locks"]["ptl"]["acquisitions"] == acq,
           f"the total adds up the cells: ptl {tot['locks']['ptl']['acquisitions']} = {acq}")
     th = fork["threads"]
-    # Steps: one iteration in 16 timed and scaled, an estimate; the
+    # Steps: one iteration in 64 timed and scaled, an estimate; the
     # rendezvous histogram: the timed iterations' waits, a sample, which
     # cannot exceed the threads' time (scaled up, a loaded machine's few
     # long waits can: it is not bounded here).

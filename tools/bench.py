@@ -127,16 +127,19 @@ def gate_specs(context):
         dict(id='P9', level='info', kind='handoff', op='>=', threshold=1.0,
              num='BM_Ptl_Ticket', den='BM_PingPong_Pause',
              what='ticket lock, 2 threads: time per op / one-way line hand-off'),
-        dict(id='PROF', level='gate', kind='items', op='>=', threshold=0.95,
-             num='BM_Lockstep/scenario:0/profile:1/manual_time',
-             den='BM_Lockstep/scenario:0/profile:0/manual_time',
-             what='lockstep swapout_vs_gup_fast iterations/s: contention profile on / off'),
-        dict(id='PROF', level='info', kind='items', op='>=', threshold=0.95,
-             num='BM_Lockstep/scenario:1/profile:1/manual_time',
-             den='BM_Lockstep/scenario:1/profile:0/manual_time',
-             what='lockstep fork_vs_pin iterations/s: contention profile on / off'),
-        dict(id='S1', level='gate', kind='items', op='>=', threshold=0.35,
-             num='BM_Lockstep/scenario:0/profile:1/manual_time', den='BM_Rendezvous_Bare/manual_time',
+    ] + [
+        # The stress harness's ratios: counter 'ratio' of a BM_Paired_*
+        # benchmark, its two sides alternating inside each iteration
+        # (stress/stress_bench.cc), the median over the repetitions.
+        dict(id='PROF', level='gate', kind='counter', op='>=', threshold=0.95,
+             num='BM_Paired_Profile/scenario:%d/free:%d/manual_time' % (sc, free),
+             what='%s %s %s/s: contention profile on / off'
+                  % ('free-mode' if free else 'lockstep', name,
+                     'operations' if free else 'iterations'))
+        for free in (0, 1) for sc, name in enumerate(('swapout_vs_gup_fast', 'fork_vs_pin'))
+    ] + [
+        dict(id='S1', level='gate', kind='counter', op='>=', threshold=0.35,
+             num='BM_Paired_Ceiling/manual_time',
              what='lockstep swapout_vs_gup_fast iterations/s / the bare two-thread rendezvous'),
     ]
 
@@ -187,17 +190,38 @@ def median_items(doc):
     return medians
 
 
+def median_counter(doc, counter):
+    """{run_name: median of a user counter}: the 'median' aggregate, else
+    the median of the iteration rows."""
+    medians, samples = {}, {}
+    for b in doc.get('benchmarks', []):
+        if counter not in b or b.get('error_occurred'):
+            continue
+        name = b.get('run_name', b['name'])
+        if b.get('run_type') == 'aggregate':
+            if b.get('aggregate_name') == 'median':
+                medians[name] = float(b[counter])
+        else:
+            samples.setdefault(name, []).append(float(b[counter]))
+    for name, v in samples.items():
+        medians.setdefault(name, statistics.median(v))
+    return medians
+
+
 def compute_gates(doc):
     """The gate results of one Google Benchmark JSON document, in order:
     [{id, level, ratio (or None), threshold, op, status, what}]."""
     med = median_real_ns(doc)
     items = median_items(doc)
+    ratios = median_counter(doc, 'ratio')
     out = []
     for g in gate_specs(doc.get('context', {})):
         ratio = None
         if g['kind'] == 'items':  # items/s of num over items/s of den
             a, b = items.get(g['num']), items.get(g['den'])
             ratio = a / b if a and b else None
+        elif g['kind'] == 'counter':  # the benchmark's own ratio of its two sides
+            ratio = ratios.get(g['num'])
         else:
             # (numerator key, its threads, denominator key, its threads, inverted)
             nk, nt, dk, dt, inv = RATIO_KINDS[g['kind']]

@@ -103,8 +103,14 @@ def run_label(base, doc):
 
 
 def families(doc):
-    """{family: {threads: median real ns}} for every benchmark of the run."""
+    """{family: {threads: median real ns}} for every benchmark of the run.
+    A family that times whole cells (BM_ScaleFree_*: a free-mode cell at
+    threads:N, items its operations) gives ns per operation instead, from
+    its items/s: its throughput is then the cell's, as for the others."""
     med = bench.median_real_ns(doc)
+    for name, per_s in bench.median_items(doc).items():
+        if name.startswith('BM_ScaleFree_') and per_s > 0:
+            med[name] = 1e9 / per_s
     threads_of = {}
     for b in doc.get('benchmarks', []):
         name = b.get('run_name') or b.get('name', '')
@@ -113,10 +119,8 @@ def families(doc):
     out = {}
     for name, ns in med.items():
         fam = name.split('/')[0]
-        t = threads_of.get(name)
-        if t is None:
-            m = re.search(r'threads:(\d+)', name)
-            t = int(m.group(1)) if m else 1
+        m = re.search(r'threads:(\d+)', name)
+        t = int(m.group(1)) if m else threads_of.get(name, 1)
         if ns > 0:
             out.setdefault(fam, {})[t] = ns
     return out
@@ -130,7 +134,8 @@ def family_counter(doc, counter):
         if b.get('run_type') == 'aggregate' or counter not in b:
             continue
         name = b.get('run_name') or b.get('name', '')
-        t = int(b.get('threads', 1))
+        m = re.search(r'threads:(\d+)', name)
+        t = int(m.group(1)) if m else int(b.get('threads', 1))
         vals.setdefault(name.split('/')[0], {}).setdefault(t, []).append(float(b[counter]))
     return {f: {t: statistics.median(v) for t, v in ts.items()} for f, ts in vals.items()}
 
