@@ -136,7 +136,7 @@ def gate_specs(context):
              what='%s %s %s/s: contention profile on / off'
                   % ('free-mode' if free else 'lockstep', name,
                      'operations' if free else 'iterations'))
-        for free in (0, 1) for sc, name in enumerate(('swapout_vs_gup_fast', 'fork_vs_pin'))
+        for free in (0, 1) for sc, name in enumerate(('swap-out vs GUP-fast', 'fork vs pin'))
     ] + [
         dict(id='S1', level='gate', kind='counter', op='>=', threshold=0.35,
              num='BM_Paired_Ceiling/manual_time',
