@@ -29,7 +29,7 @@ class Imgs(html.parser.HTMLParser):
             self.srcs.append(dict(attrs).get('src'))
 
 
-def expected_plots(fixtures):
+def expected_plots(fixtures, stress):
     runs = []
     for path in sorted(glob.glob(os.path.join(fixtures, 'bench-*.json'))):
         with open(path) as f:
@@ -42,6 +42,14 @@ def expected_plots(fixtures):
             if 'profile' in json.load(f):
                 names |= {'contention_heatmap.png', 'wait_hist.png', 'hold_hist.png',
                           'word_retries.png'}
+    # A coverage report: the coverage model's map of each of its platforms.
+    for path in glob.glob(os.path.join(fixtures, 'stress-*.json')):
+        with open(path) as f:
+            doc = json.load(f)
+        if doc.get('coverage', {}).get('cells') and stress:
+            proto = doc['runs'][0]['protocol']
+            names |= {'coverage-%s-%s.png' % (proto, c['platform'])
+                      for c in doc['coverage']['cells']}
     if runs:
         latest = sorted(runs)[-1][2]
         threads = {}
@@ -57,9 +65,11 @@ def main():
     p.add_argument('--dashboard', required=True)
     p.add_argument('--fixtures', required=True)
     p.add_argument('--out', required=True)
+    p.add_argument('--stress', help='anonx-stress, for the coverage model (--list --json)')
     a = p.parse_args()
     shutil.rmtree(a.out, ignore_errors=True)
-    r = subprocess.run(['/usr/bin/python3', a.dashboard, '--results', a.fixtures, '--out', a.out])
+    r = subprocess.run(['/usr/bin/python3', a.dashboard, '--results', a.fixtures, '--out', a.out]
+                       + (['--stress', a.stress] if a.stress else []))
     if r.returncode != 0:
         print('FAIL: dashboard.py exited with %d' % r.returncode)
         return 1
@@ -79,13 +89,16 @@ def main():
         elif not os.path.isfile(os.path.join(a.out, src)):
             print('FAIL: <img src=%r> does not exist' % src)
             bad += 1
-    for name in sorted(expected_plots(a.fixtures)):
+    for name in sorted(expected_plots(a.fixtures, a.stress)):
         if name not in parser.srcs:
             print('FAIL: plot %s is not linked from index.html' % name)
             bad += 1
         if not os.path.isfile(os.path.join(a.out, name)):
             print('FAIL: plot %s is missing' % name)
             bad += 1
+    if a.stress and 'Why the infeasible cells are infeasible' not in text:
+        print('FAIL: the coverage section has no table of infeasibility reasons')
+        bad += 1
     for needle in ('http://', 'https://', '<script src'):
         if needle in text:
             print('FAIL: index.html references %r (the dashboard must be offline)' % needle)

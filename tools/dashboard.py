@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0-only
 """Build the anonx dashboard: an offline HTML page plus PNG plots.
 
-  dashboard.py [--results DIR] [--out DIR]
+  dashboard.py [--results DIR] [--out DIR] [--stress EXE]
 
 Reads every JSON file in DIR (default results/):
   bench-*.json   Google Benchmark output from tools/bench.py
@@ -21,6 +21,10 @@ ignores)/index.html with:
   - the contention profile of the latest stress report that has one
     (docs/profile.md): a heatmap of contended wait per lock class (and
     flush) per cell, wait and hold histograms, retry rates per word kind;
+  - the coverage model's map per generation and platform (the latest
+    coverage report of each): every cell infeasible with its reason,
+    reached and clean, not reached, or failed with its checks; the model
+    comes from EXE --list --json (default build/stress/anonx-stress);
   - the weak-memory back end and the mutation campaigns, as tables.
 The page uses no network assets and links its images by relative path. The
 whole directory is built beside OUT and renamed into place. Run with
@@ -36,10 +40,12 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from dashboard_coverage import load_model  # noqa: E402
 from dashboard_html import build  # noqa: E402
 
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEFAULT_OUT = os.path.join(TOP, 'build', 'dashboard')  # ignored by git
+DEFAULT_STRESS = os.path.join(TOP, 'build', 'stress', 'anonx-stress')
 
 
 class UsageError(Exception):
@@ -56,6 +62,9 @@ def main(argv):
     p.add_argument('--results', metavar='DIR', default='results',
                    help='directory of bench-*.json and stress-*.json (default: results)')
     p.add_argument('--out', metavar='DIR', help='output directory (default: build/dashboard)')
+    p.add_argument('--stress', metavar='EXE', default=DEFAULT_STRESS,
+                   help='anonx-stress, whose --list --json gives the coverage model '
+                        '(default: build/stress/anonx-stress)')
     try:
         args = p.parse_args(argv)
     except UsageError as e:
@@ -71,7 +80,7 @@ def main(argv):
     os.makedirs(parent, exist_ok=True)
     tmp = tempfile.mkdtemp(prefix='.dashboard-', dir=parent)
     try:
-        build(args.results, tmp)
+        build(args.results, tmp, load_model(args.stress))
         os.chmod(tmp, 0o755)
         old = None
         if os.path.exists(out):

@@ -3,7 +3,7 @@
 
 The recorded bench runs, the ratio gates (bench/README.md) with their plot
 across runs, throughput against threads, the kill matrices, the stress
-throughput, the weak-memory back end (anonx-check runs, its kill matrix, the
+throughput, the contention profile, the coverage model's map, the weak-memory back end (anonx-check runs, its kill matrix, the
 barrier accounting of check/README.md) and the mutation campaigns. Tables
 escape every value; images are linked by relative path, nothing is fetched.
 """
@@ -14,6 +14,7 @@ import os
 import bench  # tools/bench.py: the gate definitions
 from dashboard_data import (families, family_counter, fmt_s, gate_history, latest_kill_matrices, load_extra,
                             load_mutate, load_runs, stress_rows)
+from dashboard_coverage import coverage_section
 from dashboard_plots import (plot_contention_heatmap, plot_gates, plot_kill_matrix, plot_scaling,
                              plot_stress, plot_time_hists, plot_word_retries)
 
@@ -50,7 +51,8 @@ def img(name, alt):
     return '<img src="%s" alt="%s">' % (esc(name), esc(alt))
 
 
-def build(results, out):
+def build(results, out, model=None):
+    """model: the build's coverage model (dashboard_coverage.load_model)."""
     benches, stresses = load_runs(results)
     parts = ['<!DOCTYPE html>', '<html><head><meta charset="utf-8">',
              '<title>anonx dashboard</title>', '<style>%s</style></head><body>' % CSS,
@@ -148,6 +150,7 @@ def build(results, out):
         parts.append('<p>No stress runs of the correct protocol recorded.</p>')
 
     parts += contention_section(stresses, out)
+    parts += coverage_section(stresses, out, model, esc, img, table)
     parts += weak_memory_section(results)
     parts += mutation_section(results)
 
