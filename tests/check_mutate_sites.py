@@ -7,11 +7,14 @@
 At least 200 sites, every id unique, every diff touching the file its id
 names, and known sites present: the smp_mb before (A2) of
 page_try_share_anon_rmap (in its helper share_check_pinned) and the
-smp_mb__after_atomic after (A3). Builds nothing; exit 77 (skip) without
-Debian's python3-clang-14.
+smp_mb__after_atomic after (A3). --since (issue 28): a diff's changed
+lines select exactly the sites on them, and an unknown revision is one
+line and exit 2. Builds nothing; exit 77 (skip) without Debian's
+python3-clang-14.
 """
 import collections
 import os
+import subprocess
 import sys
 
 try:
@@ -25,6 +28,55 @@ import mutate  # noqa: E402
 
 KNOWN = [('core/rmap.h', 'share_check_pinned', 'delete-barrier', 'smp_mb();'),
          ('core/rmap.h', 'share_clear_flag', 'delete-barrier', 'smp_mb__after_atomic();')]
+
+
+DIFF = """diff --git a/core/x.h b/core/x.h
+--- a/core/x.h
++++ b/core/x.h
+@@ -10,2 +10,3 @@ a
+@@ -40 +41 @@ b
+@@ -60,2 +61,0 @@ c
+--- a/core/gone.h
++++ /dev/null
+@@ -1,5 +0,0 @@
+"""
+
+
+def check_since(sites):
+    """--since: the diff parser, the selection by line, the bad revision."""
+    fails = []
+    want = {'core/x.h': {10, 11, 12, 41, 61, 62}}
+    got = mutate.changed_lines(DIFF)
+    if got != want:
+        fails.append('changed_lines: %s, want %s' % (sorted(got.get('core/x.h', [])),
+                                                     sorted(want['core/x.h'])))
+    root = sys.argv[1]
+    known = next((s for s in sites if s.file == 'core/rmap.h' and s.function ==
+                  'share_check_pinned' and s.operator == 'delete-barrier'), None)
+    if known is None:
+        return fails + ['--since: no known site to select']
+    with open(os.path.join(root, known.file), 'rb') as f:
+        line = f.read().count(b'\n', 0, known.start) + 1
+    picked = mutate.changed_sites(sites, {known.file: {line}}, root)
+    if known not in picked:
+        fails.append('--since: a change of %s:%d does not select %s' % (known.file, line,
+                                                                      known.id))
+    for s in picked:
+        with open(os.path.join(root, s.file), 'rb') as f:
+            text = f.read()
+        first = text.count(b'\n', 0, s.start) + 1
+        last = text.count(b'\n', 0, max(s.start, s.end - 1)) + 1
+        if s.file != known.file or not first <= line <= last:
+            fails.append('--since: %s selected by a change of %s:%d' % (s.id, known.file, line))
+    if mutate.changed_sites(sites, {}, root):
+        fails.append('--since: no change selects sites')
+    r = subprocess.run(['/usr/bin/python3', os.path.join(root, 'tools', 'mutate.py'), '--list',
+                        '--since', 'no-such-revision'], capture_output=True, text=True)
+    err = r.stderr.strip().splitlines()
+    if r.returncode != 2 or len(err) != 1 or 'no-such-revision' not in err[0] or r.stdout:
+        fails.append('--since no-such-revision: exit %d, stderr %r, want exit 2 and one line '
+                     'naming it' % (r.returncode, r.stderr))
+    return fails
 
 
 def main():
@@ -42,6 +94,7 @@ def main():
         if not any(s.file == file and s.function == function and s.operator == operator and
                    ('-' + removed) in s.diff.replace(' ', '') for s in sites):
             fails.append('no %s site of %s in %s %s' % (operator, removed, file, function))
+    fails += check_since(sites)
     twins, stale = mutate.twins_of(sites)
     fails += ['named twin not found: ' + t for t in stale]
     for f in fails:

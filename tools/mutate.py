@@ -2,8 +2,10 @@
 # SPDX-License-Identifier: GPL-2.0-only
 """mutate.py: mutation sites in core/ from libclang's syntax tree, and their verdicts.
 
-  mutate.py --list [--filter F] [--shard I/N] [--json]
-  mutate.py --run [--filter F] [--shard I/N] [--budget S] [--out REPORT] [--resume REPORT]
+  mutate.py --list [--filter F] [--since REV] [--shard I/N] [--json]
+  mutate.py --run [--filter F] [--since REV] [--shard I/N] [--budget S] [--out REPORT]
+            [--resume REPORT]
+  mutate.py --since REV [...]   (--run over the sites changed since REV)
   mutate.py --merge SHARD.json... --out REPORT
   mutate.py --summary REPORT
   mutate.py --named [--from REPORT]
@@ -27,12 +29,14 @@ from mutate_named import NAMED_TWINS, NO_TWIN, named_run, twins_of
 from mutate_report import (EQUIVALENT_FILE, SCHEMA, VERDICTS, campaign_summary, equivalents,
                            merge, summary)
 from mutate_run import STAGES, Worker, run
-from mutate_sites import TOP, Site, find_sites, select
+from mutate_sites import (TOP, Site, UnknownRevision, changed_lines, changed_sites, find_sites,
+                          resolve_revision, select, since)
 
 # What callers reach through `import mutate`.
 __all__ = ['EQUIVALENT_FILE', 'NAMED_TWINS', 'NO_TWIN', 'SCHEMA', 'STAGES', 'TOP', 'VERDICTS',
            'Site', 'Worker', 'campaign_summary', 'equivalents', 'find_sites', 'main', 'merge',
-           'named_run', 'run', 'select', 'summary', 'twins_of']
+           'named_run', 'run', 'select', 'since', 'changed_lines', 'changed_sites', 'summary',
+           'twins_of']
 
 
 def parse_shard(text):
@@ -65,6 +69,9 @@ def main(argv):
                     metavar='FILE|FUNCTION|OPERATOR|ID',
                     help='keep the sites of this file (core/rmap.h or rmap.h), function, '
                          'operator or id; repeatable (any one matches)')
+    ap.add_argument('--since', metavar='REV',
+                    help='keep the sites on lines of core/ changed since git revision REV '
+                         '(the working tree against REV: a patch series under review)')
     ap.add_argument('--shard', type=parse_shard, metavar='I/N',
                     help='the I-th of N deterministic slices of the ids (1-based)')
     ap.add_argument('--json', action='store_true', help='--list: one JSON array with the diffs')
@@ -91,6 +98,11 @@ def main(argv):
                     help='--named: take the twins\' verdicts from this campaign report')
     ap.add_argument('--no-baseline', action='store_true',
                     help='do not check the unmutated tree first')
+    # `--since REV` alone runs the changed sites (./anonx mutate --since HEAD~3).
+    modes = ('--list', '--run', '--merge', '--summary', '--named')
+    if any(a == '--since' or a.startswith('--since=') for a in argv) and \
+            not any(a in modes for a in argv):
+        argv = ['--run'] + list(argv)
     args = ap.parse_args(argv)
     if args.summary:
         campaign_summary(args.summary)
@@ -100,10 +112,27 @@ def main(argv):
             ap.error('--merge needs --out')
         merge(args.merge, args.out)
         return 0
+    if args.since and (args.named or args.merge or args.summary):
+        ap.error('--since selects sites for --list and --run only')
+    if args.since:  # before any work
+        try:
+            resolve_revision(args.since)
+        except UnknownRevision:
+            print("mutate.py: --since: unknown revision '%s'" % args.since, file=sys.stderr)
+            return 2
     every = find_sites()
     if args.named:
         return named_run(every, args, ['mutate.py'] + argv)
-    sites = select(every, args.filter, args.shard)
+    sites = every
+    if args.since:
+        sites = since(every, args.since)
+        print('mutate.py: --since %s: %d of %d sites on changed lines of core/'
+              % (args.since, len(sites), len(every)), file=sys.stderr)
+    sites = select(sites, args.filter, args.shard)
+    if args.run and args.since and not sites:
+        print('mutate.py: no site of core/ changed since %s: nothing to run' % args.since,
+              file=sys.stderr)
+        return 0
     if args.list:
         if args.json:
             json.dump([dataclasses.asdict(s) for s in sites], sys.stdout, indent=1)

@@ -23,13 +23,15 @@ core/. A site is one small fault; its mutant is the site applied alone:
 An id is FILE:FUNCTION:LINE:OPERATOR, with `#K` (K >= 2) for the K-th site
 of the same operator on that line. Ids follow the source: a change to core/
 renumbers the lines below it, so a report belongs to its git_sha. select()
-keeps the sites of --filter and --shard (tools/mutate.py --list, --run).
+keeps the sites of --filter and --shard (tools/mutate.py --list, --run);
+since() those on lines changed since a git revision (--since).
 """
 import dataclasses
 import difflib
 import hashlib
 import os
 import re
+import subprocess
 import sys
 
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -424,3 +426,68 @@ def select(sites, filters, shard):
         sites = [s for s in sites
                  if int(hashlib.sha1(s.id.encode()).hexdigest(), 16) % n == i - 1]
     return sites
+
+
+# ---- --since: the sites a change touched ----
+
+class UnknownRevision(Exception):
+    pass
+
+
+def changed_lines(diff_text):
+    """{file: set of line numbers} on the new side of a `git diff
+    --unified=0`: the lines added or changed, and for a hunk that only
+    deletes, the two lines on either side of the cut."""
+    out, cur = {}, None
+    for line in diff_text.splitlines():
+        if line.startswith('+++ '):
+            path = line[4:]
+            cur = None if path == '/dev/null' else (path[2:] if path.startswith('b/') else path)
+            if cur:
+                out.setdefault(cur, set())
+        elif line.startswith('@@') and cur:
+            m = re.match(r'@@ -\d+(?:,\d+)? \+(\d+)(?:,(\d+))? @@', line)
+            if not m:
+                continue
+            start = int(m.group(1))
+            count = int(m.group(2)) if m.group(2) is not None else 1
+            out[cur].update(range(start, start + count) if count else (start, start + 1))
+    return out
+
+
+def changed_sites(sites, changed, top=TOP):
+    """The sites whose mutated text [start, end) lies on one of `changed`'s
+    lines of its file."""
+    texts, keep = {}, []
+    for s in sites:
+        lines = changed.get(s.file)
+        if not lines:
+            continue
+        if s.file not in texts:
+            with open(os.path.join(top, s.file), 'rb') as f:
+                texts[s.file] = f.read()
+        t = texts[s.file]
+        first = t.count(b'\n', 0, s.start) + 1
+        last = t.count(b'\n', 0, max(s.start, s.end - 1)) + 1
+        if any(n in lines for n in range(first, last + 1)):
+            keep.append(s)
+    return keep
+
+
+def resolve_revision(rev, top=TOP):
+    """The commit git names `rev`; UnknownRevision if it names none."""
+    ok = subprocess.run(['git', '-C', top, 'rev-parse', '--verify', '--quiet',
+                         rev + '^{commit}'], capture_output=True, text=True)
+    if ok.returncode != 0:
+        raise UnknownRevision(rev)
+    return ok.stdout.strip()
+
+
+def since(sites, rev, top=TOP):
+    """The sites on lines of core/ that changed between git revision `rev`
+    and the working tree (committed or not: what a reviewer of a patch
+    series wants checked). UnknownRevision if git does not know `rev`."""
+    diff = subprocess.run(['git', '-C', top, 'diff', '--unified=0', '--no-color',
+                           '--no-ext-diff', resolve_revision(rev, top), '--', 'core/'],
+                          capture_output=True, text=True, check=True).stdout
+    return changed_sites(sites, changed_lines(diff), top)
