@@ -8,7 +8,10 @@ per-seed detection times of every shard, the coverage tables are joined
 (cells, reached, percent) and the contention profiles added (counts and
 histogram buckets summed, harness/profile.h). anonx-mutate/1 reports (tools/mutate.py --shard)
 go to tools/mutate.py's merge: every id once. Written to a temporary file,
-then renamed. The one merge for both engines (GNU parallel, Slurm)."""
+then renamed. The one merge for both engines (GNU parallel, Slurm). Reports
+of another commit, or of another selection (any argument but the shard's
+own: --shard, where it writes, its build tree), are refused with one line
+and exit 2 before anything is written."""
 import argparse
 import json
 import os
@@ -105,19 +108,78 @@ def add_profile(a, b):
     return out
 
 
+# The options by which the shards of one run differ (the slice, where each
+# writes, its build tree and jobs), with how many values each takes: every
+# other argument must be the same in every shard.
+PER_SHARD = {
+    "anonx-mutate/1": {"--shard": 1, "--out": 1, "--workdir": 1, "--jobs": 1, "--worker": 1,
+                       "--resume": 1, "--no-baseline": 0},
+    "anonx-stress/1": {"--shard": 1, "--json": 1, "--checkpoint": 1, "--stat-interval": 1,
+                       "--quiet": 0},
+}
+
+
+def selection(context, per_shard):
+    """What a report's run selected: its argv without the program and the
+    per-shard options."""
+    argv = context.get("argv", [])
+    args = argv.split() if isinstance(argv, str) else list(argv)
+    out, skip = [], 0
+    for arg in args[1:]:
+        if skip:
+            skip -= 1
+            continue
+        name = arg.split("=", 1)[0]
+        if name in per_shard:
+            skip = per_shard[name] if "=" not in arg else 0
+            continue
+        out.append(arg)
+    return out
+
+
+def same_run(docs):
+    """None if the reports are shards of one run (one schema, one commit,
+    one selection), else the one line that says which is not."""
+    first_path, first = docs[0]
+    schema = first.get("schema")
+    for path, d in docs[1:]:
+        if d.get("schema") != schema:
+            return f"'{path}' is a {d.get('schema')} report, '{first_path}' {schema}"
+    per_shard = PER_SHARD.get(schema, {})
+    sha, sel = first["context"].get("git_sha"), selection(first["context"], per_shard)
+    for path, d in docs[1:]:
+        other = d["context"].get("git_sha")
+        if other != sha:
+            return f"'{path}' is from commit {other}, '{first_path}' from {sha}: not one run"
+        mine = selection(d["context"], per_shard)
+        if mine != sel:
+            return (f"'{path}' selects '{' '.join(mine)}', '{first_path}' '{' '.join(sel)}': "
+                    "not the shards of one run")
+    return None
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("reports", nargs="+")
     ap.add_argument("-o", "--output", required=True)
     a = ap.parse_args()
-    schemas = set()
+    docs = []
     for path in a.reports:
         try:
             with open(path) as f:
-                schemas.add(json.load(f).get("schema"))
+                docs.append((path, json.load(f)))
         except (OSError, ValueError) as e:
             print(f"merge_reports: cannot read '{path}': {e}", file=sys.stderr)
             return 2
+        if not isinstance(docs[-1][1], dict) or not isinstance(docs[-1][1].get("context"), dict):
+            print(f"merge_reports: '{path}' is not an anonx report", file=sys.stderr)
+            return 2
+    # Before anything is written: shards of one run only.
+    why = same_run(docs)
+    if why:
+        print(f"merge_reports: {why}", file=sys.stderr)
+        return 2
+    schemas = {d.get("schema") for _, d in docs}
     if schemas == {"anonx-mutate/1"}:
         sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
         import mutate
