@@ -62,7 +62,9 @@ class basic_cpu_sections {
       const unsigned long s = cpus_[c].seq.load(std::memory_order_acquire);
       if (!(s & 1)) continue;
       if (p && !t0) t0 = lockstat_ticks();
-      for (spin_wait w; cpus_[c].seq.load(std::memory_order_acquire) == s;) w.pause();
+      for (spin_wait w("the flush IPI: a CPU's IRQ-off section never ended (no local_irq_enable?)");
+           cpus_[c].seq.load(std::memory_order_acquire) == s;)
+        w.pause();
     }
     if (p) {
       ++p->flushes;

@@ -35,12 +35,16 @@ ANONX_INLINE void lock_page(P *page, const char *fn = __builtin_FUNCTION()) {
   P *head = compound_head(page);
   lockstat *p = this_cpu_lockstat();
   if (!p) {
-    for (spin_wait w; test_and_set_bit_lock(PG_locked, &head->flags);) w.pause();  // sleeps
+    for (spin_wait w("page lock (PG_locked) never unlocked?");
+         test_and_set_bit_lock(PG_locked, &head->flags);)
+      w.pause();  // sleeps
     return;
   }
   if (test_and_set_bit_lock(PG_locked, &head->flags)) {
     const uint64_t t0 = lockstat_ticks();
-    for (spin_wait w; test_and_set_bit_lock(PG_locked, &head->flags);) w.pause();
+    for (spin_wait w("page lock (PG_locked) never unlocked?");
+         test_and_set_bit_lock(PG_locked, &head->flags);)
+      w.pause();
     return lockstat_acquired(p, head, lock_class::page_lock, lockstat_ticks(), t0, fn);
   }
   lockstat_acquired(p, head, lock_class::page_lock);

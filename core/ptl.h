@@ -164,14 +164,22 @@ class CAPABILITY("mutex") profiled : Raw {
   explicit profiled(lock_class c = lock_class::ptl) : cls_(c) {}
   void lock(const char *fn = __builtin_FUNCTION()) ACQUIRE() {
     lockstat *p = this_cpu_lockstat();
-    if (!p) return Raw::raw_lock();
+    if (!p) {
+      Raw::raw_lock([this, fn] { note_wait(fn); });
+      return took(fn);
+    }
     uint64_t t0 = 0;
-    Raw::raw_lock([&t0] { t0 = lockstat_ticks(); });
+    Raw::raw_lock([&t0, this, fn] {
+      t0 = lockstat_ticks();
+      note_wait(fn);
+    });
+    took(fn);
     if (!t0) return lockstat_acquired(p, this, cls_);
     lockstat_acquired(p, this, cls_, lockstat_ticks(), t0, fn);
   }
-  bool try_lock() TRY_ACQUIRE(true) {
+  bool try_lock(const char *fn = __builtin_FUNCTION()) TRY_ACQUIRE(true) {
     if (!Raw::raw_try_lock()) return false;
+    took(fn);
     if (lockstat *p = this_cpu_lockstat()) lockstat_acquired(p, this, cls_);
     return true;
   }
@@ -183,14 +191,25 @@ class CAPABILITY("mutex") profiled : Raw {
   // The harness's own look at what the lock guards (its lookups, its set-up
   // writes: no path of the model's) takes the raw lock, outside the
   // profile, which describes the model's paths only.
-  void lock_unprofiled() ACQUIRE() { Raw::raw_lock(); }
+  void lock_unprofiled(const char *fn = __builtin_FUNCTION()) ACQUIRE() {
+    Raw::raw_lock([this, fn] { note_wait(fn); });
+    took(fn);
+  }
   void unlock_unprofiled() RELEASE() { Raw::raw_unlock(); }
   bool is_locked() const requires requires(const Raw &r) { r.is_locked(); }
   { return Raw::is_locked(); }
   lock_class cls() const { return cls_; }
 
  private:
+  // For the lockup detector (core/compiler.h): the function that took the
+  // lock last (a relaxed store to the lock's own line, once it is held),
+  // and, on a contended acquisition only, what this CPU now waits for.
+  void took(const char *fn) { owner_.store(fn, std::memory_order_relaxed); }
+  void note_wait(const char *fn) {
+    this_cpu_wait() = {kLockClasses[unsigned(cls_)].id, fn, &owner_};
+  }
   lock_class cls_;
+  std::atomic<const char *> owner_{nullptr};
 };
 
 using ttas_lock = profiled<ttas_raw>;
@@ -238,7 +257,9 @@ class SCOPED_CAPABILITY lock_guard {
 template <class L>
 class SCOPED_CAPABILITY unprofiled_guard {
  public:
-  explicit unprofiled_guard(L &l) ACQUIRE(l) : l_(l) { l_.lock_unprofiled(); }
+  explicit unprofiled_guard(L &l, const char *fn = __builtin_FUNCTION()) ACQUIRE(l) : l_(l) {
+    l_.lock_unprofiled(fn);
+  }
   ~unprofiled_guard() RELEASE() { l_.unlock_unprofiled(); }
   unprofiled_guard(const unprofiled_guard &) = delete;
   unprofiled_guard &operator=(const unprofiled_guard &) = delete;

@@ -5,7 +5,8 @@ docs/oracles.md is complete.
 
 Every check name the model and the harness can report (each
 report_violation("NAME", ...) and VM_BUG_ON_PFN(..., "NAME") in core/,
-harness/ and stress/, and the outcome grading's forbidden:<outcome>) has a
+harness/ and stress/, the outcome grading's forbidden:<outcome>, the lockup
+detector's stall) has a
 row in the table "Oracle liveness" of docs/oracles.md, and the test each row names is a
 registered meson test (BUILD_ROOT/meson-info/intro-tests.json). The named
 test is the one that makes the check fire and asserts its name: a check
@@ -32,6 +33,8 @@ for path in [p for d in ('core', 'harness', 'stress') for ext in ('*.h', '*.cc')
             names.add('VM_BUG_ON:' + lits[-1])
     if 'std::string("forbidden:")' in text:
         names.add('forbidden:<outcome>')
+    if 'report_stall(what, waited)' in text:  # the lockup detector (core/compiler.h)
+        names.add('stall')
 
 TABLE = os.path.join('docs', 'oracles.md')
 readme = open(os.path.join(src, TABLE)).read()

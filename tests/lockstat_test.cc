@@ -179,5 +179,51 @@ TEST(Lockstat, HistogramBucketsAndMerge) {
   EXPECT_STREQ(x.sites[1].fn, "zap_pte_range");
 }
 
+// The lockup detector (core/compiler.h): a wait past ANONX_STALL_S ends
+// the process with one line naming what stalled. A PT lock taken twice by
+// one CPU (a deleted unlock) names the lock class, the waiter and the
+// function that took it; a flush waiting on a CPU that never re-enabled
+// IRQs names the flush.
+void take_twice() {
+  ::setenv("ANONX_STALL_S", "0.2", 1);
+  ptl_t ptl{lock_class::ptl};
+  ptl.lock();
+  ptl.lock();  // never returns
+}
+TEST(Stall, APtlNeverReleasedIsNamedWithItsHolder) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_EXIT(take_twice(), ::testing::ExitedWithCode(1),
+              "anonx: stall: lock ptl wanted by take_twice, taken last by take_twice, waited");
+}
+void flush_past_irq_off() {
+  ::setenv("ANONX_STALL_S", "0.2", 1);
+  cpu_sections cpus(2);
+  cpus.local_irq_disable(1);  // CPU 1's section never ends
+  cpus.wait_for_sections(0);  // never returns
+}
+TEST(Stall, AFlushWaitingOnIrqsOffIsNamed) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_EXIT(flush_past_irq_off(), ::testing::ExitedWithCode(1),
+              "anonx: stall: the flush IPI: a CPU's IRQ-off section never ended");
+}
+// And a wait that ends within the bound is no stall: a holder that keeps
+// the lock for a fifth of ANONX_STALL_S, its waiter yielding meanwhile.
+TEST(Stall, AWaitThatEndsIsNoStall) {
+  ::setenv("ANONX_STALL_S", "0.5", 1);
+  ptl_t ptl{lock_class::ptl};
+  ptl.lock();
+  std::atomic<bool> got{false};
+  std::thread t([&] {
+    ptl.lock();
+    got = true;
+    ptl.unlock();
+  });
+  std::this_thread::sleep_for(100ms);
+  ptl.unlock();
+  t.join();
+  ::unsetenv("ANONX_STALL_S");
+  EXPECT_TRUE(got);
+}
+
 }  // namespace
 }  // namespace anonx

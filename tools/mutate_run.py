@@ -274,8 +274,9 @@ class Worker:
                     print('mutate: %s failed once and passed again: not counted' % name,
                           file=sys.stderr, flush=True)
                     continue
+                stall = stall_line(r)
                 return 'killed-by-tests', '%s: %s' % (
-                    name, failed[0] if failed else 'exit %d' % r.returncode)
+                    name, stall or (failed[0] if failed else 'exit %d' % r.returncode))
         checker = os.path.join(self.build, 'check', 'anonx-check')
         for name, args in CHECK_STAGES:
             if name not in self.stages or not os.path.exists(checker):
@@ -330,9 +331,17 @@ class Worker:
                       file=sys.stderr, flush=True)
                 return None
             return killed, '%s: %s (wall %.2f s)' % (
-                name, first_violation(report, r.returncode), time.monotonic() - t0)
+                name, stall_line(r) or first_violation(report, r.returncode),
+                time.monotonic() - t0)
         finally:
             os.unlink(report)
+
+
+def stall_line(r):
+    """The lockup detector's report (core/compiler.h), `stall: ...`, if the
+    run ended on one: a deadlock named, not a timeout."""
+    m = re.search(r'^anonx: (stall: .*)$', (r.stderr or '') + '\n' + (r.stdout or ''), re.M)
+    return m.group(1) if m else None
 
 
 def first_violation(report, rc):
