@@ -62,10 +62,18 @@ inline double stall_seconds() {
     std::fprintf(stderr, "anonx: stall: %s, waited %.1f s\n", what, waited);
   } else {
     const char *holder = n.holder ? n.holder->load(std::memory_order_relaxed) : nullptr;
+    // A function's name without the template arguments g++ adds to
+    // __builtin_FUNCTION() ("copy_pte_range<anonx::basic_env<...> >").
+    auto len = [](const char *f) {
+      int k = 0;
+      while (f[k] && f[k] != '<' && f[k] != '(') k++;
+      return k;
+    };
+    const char *w = n.waiter ? n.waiter : "?", *h = holder ? holder : "?";
     std::fprintf(stderr,
-                 "anonx: stall: lock %s wanted by %s, taken last by %s, waited %.1f s (a lock "
-                 "never released?)\n",
-                 n.what ? n.what : "?", n.waiter ? n.waiter : "?", holder ? holder : "?", waited);
+                 "anonx: stall: lock %s wanted by %.*s, taken last by %.*s, waited %.1f s (a "
+                 "lock never released?)\n",
+                 n.what ? n.what : "?", len(w), w, len(h), h, waited);
   }
   std::fflush(stderr);
   std::_Exit(1);

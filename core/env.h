@@ -22,7 +22,8 @@ namespace anonx {
 // gup_fast_recheck_fail: (B4) or the seqcount re-check failed; share_busy:
 // page_try_share_anon_rmap or the fork dup found a pin; swapin_bypass /
 // swapin_swapcache: do_swap_page mapped a page read past the swap cache
-// (SWP_SYNCHRONOUS_IO, one swap PTE) / a page of the swap cache.
+// (SWP_SYNCHRONOUS_IO, one swap PTE) / a page of the swap cache;
+// allocs_failed: allocations the fault injection failed (basic_env).
 #define ANONX_CPU_STATS(X) \
   X(ops)                   \
   X(gup_fast_success)      \
@@ -37,7 +38,8 @@ namespace anonx {
   X(swapouts)              \
   X(swapin_bypass)         \
   X(swapin_swapcache)      \
-  X(migrations)
+  X(migrations)            \
+  X(allocs_failed)
 
 struct alignas(kNoFalseSharing) cpu_stats {
 #define ANONX_STAT_FIELD(name) uint64_t name = 0;
@@ -121,8 +123,29 @@ struct basic_env {
 
   ANONX_INLINE page_t *pfn_to_page(unsigned long pfn) const { return m->mem.pfn_to_page(pfn); }
   ANONX_INLINE void put_page(page_t *p) { m->mem.put_page(static_cast<int>(cpu), p); }
+  // Fault injection (the kernel's fail_page_alloc and failslab,
+  // mm/fail_page_alloc.c, mm/failslab.c): with fail_one_in set, one
+  // allocation in fail_one_in fails, drawn from this CPU's seeded sequence
+  // (fail_seed), at the model's three kinds of allocation: a page or THP
+  // (alloc_page), a page table (alloc_table) and a swap slot (add_to_swap).
+  // Every caller has its failure path; the harness's oracles check that the
+  // failed operation leaked nothing and broke nothing (docs/oracles.md).
+  unsigned fail_one_in = 0;
+  uint64_t fail_seed = 0;
+  ANONX_INLINE bool should_fail_alloc() {
+    if (likely(!fail_one_in)) return false;
+    fail_seed = fail_seed * 6364136223846793005ull + 1442695040888963407ull;
+    if ((fail_seed >> 33) % fail_one_in) return false;
+    if (stats) ++stats->allocs_failed;
+    return true;
+  }
   ANONX_INLINE page_t *alloc_page(unsigned order) {
+    if (should_fail_alloc()) return nullptr;
     return m->mem.alloc_page(static_cast<int>(cpu), order);
+  }
+  ANONX_INLINE long alloc_table() { return should_fail_alloc() ? -1 : m->tables.alloc(); }
+  ANONX_INLINE bool add_to_swap(page_t *page) {
+    return !should_fail_alloc() && m->swap.add_to_swap(page);
   }
   // Does this generation have PG_anon_exclusive?
   ANONX_INLINE bool has_anon_exclusive() const { return proto.at_least(generation::v5_19); }

@@ -57,7 +57,7 @@ int do_huge_pmd_anonymous_page(Env &env, typename Env::mm_t &mm, const vm_area_s
                                unsigned long addr) {
   auto *head = env.alloc_page(HPAGE_PMD_ORDER);
   if (!head) return VM_FAULT_OOM;
-  const long pgtable = env.m->tables.alloc();
+  const long pgtable = env.alloc_table();
   if (pgtable < 0) {
     env.put_page(head);
     return VM_FAULT_OOM;
@@ -186,7 +186,7 @@ template <class Env>
 int copy_huge_pmd(Env &env, typename Env::mm_t &dst, typename Env::mm_t &src, unsigned long addr) {
   auto *spmdp = src.pmd_offset(addr);
   auto *dpmdp = dst.pmd_offset(addr);
-  const long pgtable = env.m->tables.alloc();
+  const long pgtable = env.alloc_table();
   if (pgtable < 0) return -ENOMEM;
   {
     lock_guard<spinlock_t> gs(src.page_table_lock);

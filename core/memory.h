@@ -51,7 +51,7 @@ int __pte_alloc(Env &env, typename Env::mm_t &mm, unsigned long addr) {
   auto *pmdp = mm.pmd_offset(addr);
   lock_guard<spinlock_t> g(mm.page_table_lock);
   if (!pmd_none(pmd_t{pmdp->load(std::memory_order_relaxed)})) return VM_FAULT_OK;
-  const long t = env.m->tables.alloc();
+  const long t = env.alloc_table();
   if (t < 0) return VM_FAULT_OOM;
   pmdp->store(mk_pmd_table(static_cast<unsigned long>(t)).v, std::memory_order_release);
   return VM_FAULT_OK;

@@ -101,7 +101,7 @@ bool shrink_page(Env &env, typename Env::page_t *page) {
   // v5.18 relied on this racy check alone (feb889fb40fa); later it is an
   // optimisation and (A2) is the reliable test.
   if (ok && !env.has_anon_exclusive() && page_maybe_dma_pinned(page)) ok = false;
-  if (ok && !PageSwapCache(page)) ok = env.m->swap.add_to_swap(page);
+  if (ok && !PageSwapCache(page)) ok = env.add_to_swap(page);
   if (ok)
     ok = rmap_walk(env, page, false, [&](typename Env::mm_t &, auto *ptep, pte_t) {
       return try_to_unmap_one(env, page, ptep);

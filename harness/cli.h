@@ -33,11 +33,18 @@ inline uint64_t parse_u64(const std::string &opt, const std::string &v, bool pos
   char *end = nullptr;
   errno = 0;
   if (v.empty() || v[0] == '-')
-    bad(opt + ": '" + v + "' is not a " + (positive ? "positive " : "") + "integer");
+    bad(opt + ": '" + v + "' is not " + (positive ? "a positive " : "an ") + "integer");
   const unsigned long long x = std::strtoull(v.c_str(), &end, 10);
   if (errno || *end || (positive && x == 0))
-    bad(opt + ": '" + v + "' is not a " + (positive ? "positive " : "") + "integer");
+    bad(opt + ": '" + v + "' is not " + (positive ? "a positive " : "an ") + "integer");
   return x;
+}
+
+// A non-negative integer of at most max (a count that must fit an unsigned).
+inline unsigned parse_at_most(const std::string &opt, const std::string &v, uint64_t max) {
+  const uint64_t n = parse_u64(opt, v, false);
+  if (n > max) bad(opt + ": '" + std::to_string(n) + "' is above " + std::to_string(max));
+  return static_cast<unsigned>(n);
 }
 
 inline std::vector<std::string> split(const std::string &s, char sep) {

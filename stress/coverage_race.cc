@@ -46,7 +46,13 @@ void coverage_instance::run_op(actor &a, side &s, unsigned op) NO_THREAD_SAFETY_
   stress_env &env = a.env;
   switch (op) {
     case O_FORK:
-      dup_mmap(env, *mms[2], mm0());
+      // A fork that failed (-ENOMEM: an allocation failed, --fail-alloc)
+      // never runs its child: copy_mm's failure path (kernel/fork.c,
+      // mmput) tears the half-built mm down, and nothing of it is checked.
+      if (dup_mmap(env, *mms[2], mm0()) != 0) {
+        exit_mmap(env, *mms[2]);
+        s.gone[2] = true;
+      }
       break;
     case O_SWAPOUT:
       if (target) shrink_page(env, target);

@@ -226,6 +226,7 @@ void run_free_group(const cell_spec &spec, std::vector<actor *> &actors, std::at
       actor &a = *actors[i];
       this_cpu_report() = {&sink, static_cast<int>(a.env.cpu), 0};
       set_this_cpu_lockstat(spec.profile ? &a.profile : nullptr);
+      a.env.fail_one_in = spec.fail_alloc;
       const std::vector<unsigned> mine = assign(i);
       while (!stop.load(std::memory_order_relaxed)) {
         // One op in kHoldSampleEvery timed, scaled up (runner.cc's steps).
@@ -237,6 +238,7 @@ void run_free_group(const cell_spec &spec, std::vector<actor *> &actors, std::at
         this_cpu_report().iteration = a.stats.ops;
         if (spec.stop_on_first && sink.total()) break;
       }
+      a.env.fail_one_in = 0;  // the teardown below must not fail
       set_this_cpu_lockstat(nullptr);
     });
   }

@@ -46,6 +46,7 @@ namespace anonx::stress::cmd {
 // Shared with anonx-check (harness/cli.h): the usage error, integers, lists,
 // --protocol / --platform / --mutant, and the temporary-then-rename write.
 using cli::bad;
+using cli::parse_at_most;
 using cli::parse_u64;
 using cli::split;
 using cli::temp_path;
@@ -68,6 +69,7 @@ struct options {
   mode md = mode::lockstep;
   int inject = -1;       // -1: the scenario's default
   unsigned preempt = 4;  // lockstep: a preemption point in one iteration in N (0: none)
+  unsigned fail_alloc = 0;  // --fail-alloc N: one allocation in N fails (0: none)
   std::vector<int> cpus;
   bool coverage = false;        // --coverage: every feasible cell of the coverage model
   bool duration_given = false;  // --duration (--coverage has its own default)

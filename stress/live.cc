@@ -230,6 +230,7 @@ cell_spec base_cell(const options &o, const scenario *s) {
   c.md = o.md;
   c.inject = o.inject < 0 ? s->inject_default : o.inject == 1;
   c.preempt = o.preempt;
+  c.fail_alloc = o.fail_alloc;
   c.seed = o.seed;
   c.duration_s = o.duration;
   c.iterations = o.iterations;

@@ -133,11 +133,11 @@ std::unique_ptr<CLI::App> make_app(options &o) {
   value(app, "--preempt", "N",
         "lockstep: one iteration in N runs a seeded preemption point instead of the race "
         "(default 4; 0: never)",
-        run, [&o](str v) {
-          const uint64_t n = parse_u64("--preempt", v, false);
-          if (n > 1000000) bad("--preempt: '" + std::to_string(n) + "' is above 1000000");
-          o.preempt = static_cast<unsigned>(n);
-        });
+        run, [&o](str v) { o.preempt = parse_at_most("--preempt", v, 1000000); });
+  value(app, "--fail-alloc", "N",
+        "fault injection (fail_page_alloc): one allocation in N of a page, a page table or a "
+        "swap slot fails, seeded; lockstep: in the racing steps only (default 0: none)",
+        run, [&o](str v) { o.fail_alloc = parse_at_most("--fail-alloc", v, 1000000000); });
   value(app, "--affinity", "none|auto|CPULIST", "pin thread i to a CPU (default none)", run,
         [&o](str v) { set_affinity(o, v); });
   flag(app, "--kill-matrix",

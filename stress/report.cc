@@ -100,6 +100,7 @@ std::string rerun_line(const options &o, const cell_result &r) {
     << " --mode " << mode_name(r.spec.md) << " --inject " << (r.spec.inject ? "random" : "off")
     << " --preempt " << r.spec.preempt << " --seed " << r.spec.seed << " --duration "
     << r.spec.duration_s;
+  if (r.spec.fail_alloc) s << " --fail-alloc " << r.spec.fail_alloc;
   if (!r.spec.disabled_checks.empty()) {
     s << " --disable-check ";
     for (size_t i = 0; i < r.spec.disabled_checks.size(); i++)
@@ -116,6 +117,7 @@ json run_json(const cell_result &r) {
             {"mode", mode_name(r.spec.md)},
             {"inject", r.spec.inject},
             {"preempt_one_in", r.spec.preempt},
+            {"fail_alloc_one_in", r.spec.fail_alloc},
             {"threads", r.spec.threads},
             {"seed", r.spec.seed},
             {"duration_s", r.elapsed_s},
@@ -159,6 +161,7 @@ json run_json(const cell_result &r) {
                 {"swapin_bypass", t.swapin_bypass},
                 {"swapin_swapcache", t.swapin_swapcache},
                 {"migrations", t.migrations},
+                {"allocs_failed", t.allocs_failed},
                 {"gup_slow", t.gup_slow}};
   if (r.spec.profile) j["profile"] = profile_json(r.profile, r.elapsed_s * r.spec.threads);
   return j;

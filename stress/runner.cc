@@ -60,6 +60,7 @@ void init_actor(actor &a, const cell_spec &spec, machine *m, unsigned cpu, unsig
   a.hooks.r = rng(spec.seed * 7919 + salt + 17);
   a.hooks.enabled = spec.inject;
   a.hooks.allow_sleep = spec.md == mode::free;
+  a.env.fail_seed = spec.seed * 0x9E3779B97F4A7C15ull + salt * 0xBF58476D1CE4E5B9ull + 1;
 }
 
 void lockstep_thread(const cell_spec &spec, group &g, actor &a, violation_sink &sink,
@@ -122,7 +123,9 @@ void lockstep_thread(const cell_spec &spec, group &g, actor &a, violation_sink &
     for (unsigned n = a.r.below(64); n; n--) barrier();  // fine-grained offset
     a.hooks.at("STEP");  // label 0 of every step: a role may be parked before it starts
     const uint64_t step_t0 = timed ? lockstat_ticks() : 0;
-    inst.step(a);
+    a.env.fail_one_in = spec.fail_alloc;  // the racing step only: set-up, check and reset
+    inst.step(a);                         // must not fail (an iteration would not run)
+    a.env.fail_one_in = 0;
     if (timed) prof->step_ns += kHoldSampleEvery * ticks_to_ns(lockstat_ticks() - step_t0);
     a.env.drain_store_buffer();  // the step is over: its stores are visible
     a.env.proto.reorder = a.env.proto.tso_locked_drain = false;  // grading, reset: no buffer
