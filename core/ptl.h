@@ -203,10 +203,14 @@ class CAPABILITY("mutex") profiled : Raw {
  private:
   // For the lockup detector (core/compiler.h): the function that took the
   // lock last (a relaxed store to the lock's own line, once it is held),
-  // and, on a contended acquisition only, what this CPU now waits for.
-  void took(const char *fn) { owner_.store(fn, std::memory_order_relaxed); }
+  // and, on a contended acquisition only, what this CPU now waits for. The
+  // builds without the profile's hooks (the benchmarks: P8 times the bare
+  // PTL) leave both out: their lockup report names no lock.
+  void took(const char *fn) {
+    if constexpr (kLockstatBuilt) owner_.store(fn, std::memory_order_relaxed);
+  }
   void note_wait(const char *fn) {
-    this_cpu_wait() = {kLockClasses[unsigned(cls_)].id, fn, &owner_};
+    if constexpr (kLockstatBuilt) this_cpu_wait() = {kLockClasses[unsigned(cls_)].id, fn, &owner_};
   }
   lock_class cls_;
   std::atomic<const char *> owner_{nullptr};
