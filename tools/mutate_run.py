@@ -64,7 +64,10 @@ CHECK_STAGES = [
 TEST_STAGE_CAP_S = 60.0
 # anonx-check and anonx-stress stages take 3 to 15 s unmutated.
 RUN_STAGE_CAP_S = 90.0
-STRESS_STAGES = ['stress-x86', 'stress-rcu', 'coverage']
+# stress-fail: the presets with one allocation in 8 failing (--fail-alloc,
+# core/env.h): the failure paths of faults, fork, reclaim and migration,
+# which a run where every allocation succeeds never takes.
+STRESS_STAGES = ['stress-x86', 'stress-rcu', 'coverage', 'stress-fail']
 STAGES = ([name for name, _, _ in GTEST_STAGES] + [name for name, _ in CHECK_STAGES] +
           STRESS_STAGES)
 SCHEMATA_HEADER = """// anonx_schemata.h: written by tools/mutate.py into a schemata tree, never
@@ -293,7 +296,8 @@ class Worker:
         stress = [('stress-x86', presets + ['--platform', 'x86']),
                   ('stress-rcu', presets + ['--platform', 'rcu']),
                   ('coverage', ['--coverage', '--protocol', 'v6.2',
-                                '--duration', str(self.coverage_duration)])]
+                                '--duration', str(self.coverage_duration)]),
+                  ('stress-fail', presets + ['--platform', 'x86', '--fail-alloc', '8'])]
         stresser = os.path.join(self.build, 'stress', 'anonx-stress')
         for name, args in stress:
             if name not in self.stages:
