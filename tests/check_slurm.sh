@@ -130,11 +130,14 @@ $py "$src/tools/mutate.py" --run "${mutate_args[@]}" --workdir "$work/tree" --jo
 # ---- the job arrays ------------------------------------------------------------
 common=(--parsable --array=1-2 --chdir="$src"
   --export=ALL,ANONX_SHARD_DIR="$out",ANONX_MUTATE_WORKDIR="$work/tree",ANONX_STRESS="$stress")
+# Submitted from the repository root, as tools/shards.sbatch asks (it runs
+# in SLURM_SUBMIT_DIR); meson starts the test in the build tree.
+cd "$src"
 jm=$(sbatch "${common[@]}" --output="$out/mutate-%A_%a.log" \
-  "$src/tools/shards.sbatch" mutate "${mutate_args[@]}" --no-baseline)
+  tools/shards.sbatch mutate "${mutate_args[@]}" --no-baseline)
 jm=${jm%%;*}
 jc=$(sbatch "${common[@]}" --cpus-per-task=1 --output="$out/cov-%A_%a.log" \
-  "$src/tools/shards.sbatch" stress "${cov_args[@]}")
+  tools/shards.sbatch stress "${cov_args[@]}")
 jc=${jc%%;*}
 echo "submitted: campaign array $jm, coverage array $jc"
 
