@@ -141,19 +141,18 @@ jc=$(sbatch "${common[@]}" --cpus-per-task=1 --output="$out/cov-%A_%a.log" \
 jc=${jc%%;*}
 echo "submitted: campaign array $jm, coverage array $jc"
 
-# Halfway: task 1 has written its report with at least one mutant (the
-# report is rewritten after every mutant), and is still running.
+# Halfway: task 1 has finished its first mutant (its log's `[1/N]` line;
+# a mutant takes about a second here) and is still running.
 wait_state "${jm}_1" RUNNING 120
-for _ in $(seq 240); do
-  [ -s "$out/mutate-$jm-1.json" ] && break
-  sleep 0.5
+log1="$out/mutate-${jm}_1.log"
+for _ in $(seq 1200); do
+  grep -q '^\[1/' "$log1" 2>/dev/null && break
+  sleep 0.1
 done
-[ "$(state "${jm}_1")" = RUNNING ] || fail "campaign task 1 ended before it could be cancelled halfway"
-partial=$($py -c 'import json, sys; print(len(json.load(open(sys.argv[1]))["mutants"]))' \
-  "$out/mutate-$jm-1.json" 2>/dev/null || echo 0)
 scancel "${jm}_1"
 wait_state "${jm}_1" CANCELLED 60
-echo "cancelled campaign task 1 with $partial mutants in its report"
+partial=$(grep -c '^\[[0-9]*/' "$log1" || true)
+echo "cancelled campaign task 1 after $partial of its mutants"
 scontrol requeue "${jm}_1"
 scontrol update jobid="${jm}_1" StartTime=now # a requeued job waits 120 s otherwise
 for job in "${jm}_1" "${jm}_2" "${jc}_1" "${jc}_2"; do
