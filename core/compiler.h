@@ -3,11 +3,13 @@
 // thread-safety capability annotations (checked with -Wthread-safety).
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <cstdio>
 #include <cstdlib>
+#include <string_view>
 #include <thread>
 
 namespace anonx {
@@ -27,6 +29,14 @@ ANONX_INLINE void cpu_relax() {
 #if defined(__x86_64__) || defined(__i386__)
   __builtin_ia32_pause();
 #endif
+}
+
+// A function's name without the template arguments g++ adds to
+// __builtin_FUNCTION() ("follow_page_pte<anonx::basic_env<...> >"): the
+// contention profile's call sites and the lockup report name functions so.
+inline std::string_view site_name(const char *fn) {
+  std::string_view v(fn);
+  return v.substr(0, std::min(v.find('<'), v.find('(')));
 }
 
 // The lockup detector (the kernel's kernel/watchdog.c soft-lockup and
@@ -62,18 +72,13 @@ inline double stall_seconds() {
     std::fprintf(stderr, "anonx: stall: %s, waited %.1f s\n", what, waited);
   } else {
     const char *holder = n.holder ? n.holder->load(std::memory_order_relaxed) : nullptr;
-    // A function's name without the template arguments g++ adds to
-    // __builtin_FUNCTION() ("copy_pte_range<anonx::basic_env<...> >").
-    auto len = [](const char *f) {
-      int k = 0;
-      while (f[k] && f[k] != '<' && f[k] != '(') k++;
-      return k;
-    };
-    const char *w = n.waiter ? n.waiter : "?", *h = holder ? holder : "?";
+    const std::string_view w = site_name(n.waiter ? n.waiter : "?");
+    const std::string_view h = site_name(holder ? holder : "?");
     std::fprintf(stderr,
                  "anonx: stall: lock %s wanted by %.*s, taken last by %.*s, waited %.1f s (a "
                  "lock never released?)\n",
-                 n.what ? n.what : "?", len(w), w, len(h), h, waited);
+                 n.what ? n.what : "?", static_cast<int>(w.size()), w.data(),
+                 static_cast<int>(h.size()), h.data(), waited);
   }
   std::fflush(stderr);
   std::_Exit(1);

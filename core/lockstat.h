@@ -26,6 +26,8 @@
 #include <cstring>
 #include <string_view>
 
+#include "compiler.h"
+
 #if defined(__x86_64__)
 #include <x86intrin.h>
 #endif
@@ -149,13 +151,6 @@ struct contention_site {
   uint64_t contentions = 0, wait_ns = 0;
 };
 inline constexpr unsigned kSitesPerClass = 8;
-
-// A site's function without the template arguments g++ adds to
-// __builtin_FUNCTION() ("follow_page_pte<anonx::basic_env<...> >").
-inline std::string_view site_name(const char *fn) {
-  std::string_view v(fn);
-  return v.substr(0, std::min(v.find('<'), v.find('(')));
-}
 
 struct lock_class_stats {
   uint64_t acquisitions = 0, contentions = 0;
@@ -329,6 +324,13 @@ inline void lockstat_record(const lockstat_hold &r) {
   auto &s = r.p->locks[static_cast<unsigned>(r.h.c)];
   if (r.h.wait_t0) lockstat_contended(r.p, r.h.c, r.h.fn, r.h.wait_t0, r.h.t);
   s.hold.record(ticks_to_ns(r.t_release - r.h.t));
+}
+// Every profiled unlock: the release's two halves around `raw_unlock`.
+template <class Unlock>
+ANONX_INLINE void lockstat_unlock(const void *lock, Unlock raw_unlock) {
+  const lockstat_hold h = lockstat_release(lock);
+  raw_unlock();
+  lockstat_record(h);
 }
 inline void word_rmw(word_kind w, uint64_t retries = 0, bool failed = false) {
   if (lockstat *p = this_cpu_lockstat()) {

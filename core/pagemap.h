@@ -58,9 +58,8 @@ template <class P>
 ANONX_INLINE void unlock_page(P *page) {
   VM_BUG_ON_PFN(!test_bit(PG_locked, &compound_head(page)->flags), page->pfn,
                 "unlock_page of an unlocked page");
-  const lockstat_hold h = lockstat_release(compound_head(page));
-  clear_bit_unlock(PG_locked, &compound_head(page)->flags);
-  lockstat_record(h);
+  P *head = compound_head(page);
+  lockstat_unlock(head, [head] { clear_bit_unlock(PG_locked, &head->flags); });
 }
 
 }  // namespace anonx

@@ -164,10 +164,7 @@ class CAPABILITY("mutex") profiled : Raw {
   explicit profiled(lock_class c = lock_class::ptl) : cls_(c) {}
   void lock(const char *fn = __builtin_FUNCTION()) ACQUIRE() {
     lockstat *p = this_cpu_lockstat();
-    if (!p) {
-      Raw::raw_lock([this, fn] { note_wait(fn); });
-      return took(fn);
-    }
+    if (!p) return lock_unprofiled(fn);
     uint64_t t0 = 0;
     Raw::raw_lock([&t0, this, fn] {
       t0 = lockstat_ticks();
@@ -184,9 +181,7 @@ class CAPABILITY("mutex") profiled : Raw {
     return true;
   }
   void unlock() RELEASE() {
-    const lockstat_hold h = lockstat_release(this);
-    Raw::raw_unlock();
-    lockstat_record(h);
+    lockstat_unlock(this, [this] { Raw::raw_unlock(); });
   }
   // The harness's own look at what the lock guards (its lookups, its set-up
   // writes: no path of the model's) takes the raw lock, outside the
@@ -242,35 +237,34 @@ inline constexpr const char *kPtlName = "ttas";
 // spinlock_t for the zone lock and the per-mm PMD lock (page_table_lock).
 using spinlock_t = ttas_lock;
 
-// RAII holder for any annotated lock (spin_lock/spin_unlock pairs).
-template <class L>
-class SCOPED_CAPABILITY lock_guard {
+// RAII holder for any annotated lock (spin_lock/spin_unlock pairs):
+// lock_guard for the model's paths, unprofiled_guard for the harness's own
+// accesses (profiled<Raw>::lock_unprofiled).
+template <class L, bool Profiled>
+class SCOPED_CAPABILITY basic_lock_guard {
  public:
-  explicit lock_guard(L &l, const char *fn = __builtin_FUNCTION()) ACQUIRE(l) : l_(l) {
-    l_.lock(fn);
+  explicit basic_lock_guard(L &l, const char *fn = __builtin_FUNCTION()) ACQUIRE(l) : l_(l) {
+    if constexpr (Profiled)
+      l_.lock(fn);
+    else
+      l_.lock_unprofiled(fn);
   }
-  ~lock_guard() RELEASE() { l_.unlock(); }
-  lock_guard(const lock_guard &) = delete;
-  lock_guard &operator=(const lock_guard &) = delete;
+  ~basic_lock_guard() RELEASE() {
+    if constexpr (Profiled)
+      l_.unlock();
+    else
+      l_.unlock_unprofiled();
+  }
+  basic_lock_guard(const basic_lock_guard &) = delete;
+  basic_lock_guard &operator=(const basic_lock_guard &) = delete;
 
  private:
   L &l_;
 };
-
-// unprofiled_guard: lock_guard for the harness's own accesses (above).
 template <class L>
-class SCOPED_CAPABILITY unprofiled_guard {
- public:
-  explicit unprofiled_guard(L &l, const char *fn = __builtin_FUNCTION()) ACQUIRE(l) : l_(l) {
-    l_.lock_unprofiled(fn);
-  }
-  ~unprofiled_guard() RELEASE() { l_.unlock_unprofiled(); }
-  unprofiled_guard(const unprofiled_guard &) = delete;
-  unprofiled_guard &operator=(const unprofiled_guard &) = delete;
-
- private:
-  L &l_;
-};
+using lock_guard = basic_lock_guard<L, true>;
+template <class L>
+using unprofiled_guard = basic_lock_guard<L, false>;
 
 // mmap_lock: a reader-writer semaphore.
 // Profiled as the spinlocks above (lock_class::mmap_lock): readers and
@@ -282,18 +276,14 @@ class CAPABILITY("rwsem") rw_semaphore {
         fn, [this] { return m_.try_lock_shared(); }, [this] { m_.lock_shared(); });
   }
   void up_read() RELEASE_SHARED() {
-    const lockstat_hold h = lockstat_release(this);
-    m_.unlock_shared();
-    lockstat_record(h);
+    lockstat_unlock(this, [this] { m_.unlock_shared(); });
   }
   void down_write(const char *fn = __builtin_FUNCTION()) ACQUIRE() {
     acquire(
         fn, [this] { return m_.try_lock(); }, [this] { m_.lock(); });
   }
   void up_write() RELEASE() {
-    const lockstat_hold h = lockstat_release(this);
-    m_.unlock();
-    lockstat_record(h);
+    lockstat_unlock(this, [this] { m_.unlock(); });
   }
 
  private:

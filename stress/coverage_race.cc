@@ -120,8 +120,7 @@ void coverage_instance::run_op(actor &a, side &s, unsigned op) NO_THREAD_SAFETY_
       const bool write = op == H_GETREF_ODIRECT;
       const unsigned mm = (!write && child) ? 1 : 0;
       page *pg = nullptr;
-      if (get_user_pages_fast(env, *mms[mm], addr, 1, write ? unsigned{FOLL_WRITE} : 0u, &pg) !=
-          1)
+      if (get_user_pages_fast(env, *mms[mm], addr, 1, write ? unsigned{FOLL_WRITE} : 0u, &pg) != 1)
         break;
       s.ref = pg;
       s.ref_mm = mm;
@@ -165,8 +164,7 @@ void coverage_instance::judge(unsigned mm, unsigned w, uint64_t v, const char *w
   const bool foreign =
       token_mm(v) != mm && token_tag(v) != kSetupTag && token_tag(v) != kFileTag && v;
   if (w != mm && foreign)
-    report_violation("data-leak", -1,
-                     std::string(detail) + " (another mm's write after the fork)");
+    report_violation("data-leak", -1, std::string(detail) + " (another mm's write after the fork)");
   else
     report_violation("data-lost", -1,
                      std::string(detail) + " (not the last value this mm wrote there)");
@@ -200,8 +198,7 @@ outcome coverage_instance::check(actor &a) {
       // During the race: the set-up's value, the racing write, or 0 (zap).
       const uint64_t v = s.read_val;
       const bool ok = v == init[0] || v == sides[0].wrote[s.read_mm] ||
-                      v == sides[1].wrote[s.read_mm] ||
-                      (v == after_zap(0) && discarded(s.read_mm));
+                      v == sides[1].wrote[s.read_mm] || (v == after_zap(0) && discarded(s.read_mm));
       if (!ok) judge(s.read_mm, 0, v, "read during the race");
     }
   }
@@ -249,7 +246,8 @@ outcome coverage_instance::check(actor &a) {
   return {overlapped_now ? "raced" : "ran", grade::acceptable};
 }
 
-void coverage_instance::check_pin(actor &a, page *pg, bool ro, bool promised, bool live, uint64_t later) {
+void coverage_instance::check_pin(actor &a, page *pg, bool ro, bool promised, bool live,
+                                  uint64_t later) {
   if (!live || !promised) return;
   if (!check_pin_mapped_at(pg)) return;
   if (ro) {
@@ -277,8 +275,7 @@ void coverage_instance::check_odirect(actor &a, page *ref, bool live) {
   m.mem.write_word(ref->pfn, kDmaWord, dma);
   uint64_t v = 0;
   if (access(a, mm0(), addr, kDmaWord, false, &v) && v != dma)
-    report_violation("I2-odirect", ref->pfn,
-                     "O_DIRECT write lost: the process maps another page");
+    report_violation("I2-odirect", ref->pfn, "O_DIRECT write lost: the process maps another page");
 }
 
 void coverage_instance::check_ref(actor &a, side &s, bool live0, const uint64_t *later) {

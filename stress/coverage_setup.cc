@@ -27,7 +27,7 @@ std::pair<unsigned long, unsigned long> coverage_instance::vma_range() const {
 // A CPU access that retries a while (a migration entry makes the fault
 // wait, as migration_entry_wait does).
 bool coverage_instance::access(actor &a, mm_struct &mm, unsigned long at, unsigned word, bool write,
-                   uint64_t *v) {
+                               uint64_t *v) {
   for (unsigned tries = 0; tries < 64; tries++) {
     if (cpu_access(a.env, mm, at, word, write, v)) return true;
     mmap_read_guard g(mm.mmap_lock);
@@ -44,8 +44,7 @@ void coverage_instance::setup_store(actor &a, mm_struct &mm, unsigned word, uint
 // ---- set-up (role 0, between rendezvous) ---------------------------------
 void coverage_instance::setup(actor &a) {
   file = a.env.alloc_page(0);  // a page-cache page: the cache holds this reference
-  for (unsigned i = 0; i < kWordsPerPage; i++)
-    m.mem.words(file->pfn)[i] = token(kFileTag, 0, 0, i);
+  for (unsigned i = 0; i < kWordsPerPage; i++) m.mem.words(file->pfn)[i] = token(kFileTag, 0, 0, i);
   kpage = a.env.alloc_page(0);  // the KSM stable page (the stable tree's reference)
   __SetPageSwapBacked(kpage);
   kpage->mapping.store((1ul << 2) | PAGE_MAPPING_KSM, std::memory_order_release);
@@ -110,8 +109,7 @@ void coverage_instance::reach(actor &a) {
   target = state_pin = state_ref = nullptr;
   mmap_region(a.env, mm0(), SMALL_BASE, SMALL_LEN, VM_READ | VM_WRITE);
   mmap_region(a.env, mm0(), THP_BASE, THP_LEN, VM_READ | VM_WRITE | VM_HUGEPAGE);
-  mmap_region(a.env, mm0(), FILE_BASE, FILE_LEN, VM_READ | VM_WRITE,
-              static_cast<long>(file->pfn));
+  mmap_region(a.env, mm0(), FILE_BASE, FILE_LEN, VM_READ | VM_WRITE, static_cast<long>(file->pfn));
   const uint64_t it = a.iteration;
   m.swap.set_synchronous_io(it & 1);
   if (caps & C_FILE) {

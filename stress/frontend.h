@@ -67,8 +67,8 @@ struct options {
   uint64_t iterations = 0;
   uint64_t seed = 1;
   mode md = mode::lockstep;
-  int inject = -1;       // -1: the scenario's default
-  unsigned preempt = 4;  // lockstep: a preemption point in one iteration in N (0: none)
+  int inject = -1;          // -1: the scenario's default
+  unsigned preempt = 4;     // lockstep: a preemption point in one iteration in N (0: none)
   unsigned fail_alloc = 0;  // --fail-alloc N: one allocation in N fails (0: none)
   std::vector<int> cpus;
   bool coverage = false;        // --coverage: every feasible cell of the coverage model

@@ -42,7 +42,7 @@ inline bool check_pin_mapped(mm_struct &mm, unsigned long addr, page *p, const c
 
 // A DMA write through a pin must be read by the process at that address.
 inline bool check_dma_visible(actor &a, mm_struct &mm, unsigned long addr, page *p, unsigned word,
-                       uint64_t token) {
+                              uint64_t token) {
   a.env.m->mem.write_word(p->pfn, word, token);
   if (load(a, mm, addr, word) == token || a.access_failed) return true;
   report_violation("I2-data", p->pfn, "DMA write through a pin not seen by the process");
@@ -77,7 +77,7 @@ inline void alternate_swap_device(actor &a, bool synchronous) {
 }
 
 inline outcome pick(bool x, bool y, const char *both, const char *only_x, const char *only_y,
-             const char *none, grade both_grade = grade::forbidden) {
+                    const char *none, grade both_grade = grade::forbidden) {
   if (x && y) return {both, both_grade};
   if (x) return {only_x, grade::acceptable};
   if (y) return {only_y, grade::acceptable};
@@ -147,8 +147,8 @@ std::unique_ptr<lockstep_instance> make(machine &m) {
 
 // A registry id and the threaded instance that runs it.
 using binding = std::pair<harness::scenario_id, std::unique_ptr<lockstep_instance> (*)(machine &)>;
-std::vector<binding> clearer_bindings();  // scenarios_clear.cc
-std::vector<binding> fork_bindings();     // scenarios_fork.cc
-std::vector<binding> thp_file_bindings(); // scenarios_thp.cc
+std::vector<binding> clearer_bindings();   // scenarios_clear.cc
+std::vector<binding> fork_bindings();      // scenarios_fork.cc
+std::vector<binding> thp_file_bindings();  // scenarios_thp.cc
 
 }  // namespace anonx::stress::presets

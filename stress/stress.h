@@ -470,7 +470,7 @@ struct cell_spec {
   unsigned threads = 2;
   mode md = mode::lockstep;
   bool inject = false;
-  unsigned preempt = 4;  // lockstep: one iteration in N has a preemption point; 0: none
+  unsigned preempt = 4;     // lockstep: one iteration in N has a preemption point; 0: none
   unsigned fail_alloc = 0;  // fault injection: one allocation in N fails (core/env.h); 0: none
   uint64_t seed = 1;
   double duration_s = 1.0;

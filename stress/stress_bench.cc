@@ -134,24 +134,31 @@ struct side {
   double rate() const { return seconds > 0 ? static_cast<double>(items) / seconds : 0; }
 };
 
-// a(), b(): one run each, {items, seconds}. Returns the ratio b / a.
+// a(), b(): one run each, {items, seconds}. Every benchmark iteration runs
+// `rounds` of each in ABBA order; counter "ratio" is the median over the
+// iterations of b's rate over a's.
 template <class A, class B>
-double run_pair(benchmark::State &state, unsigned rounds, A &&a, B &&b) {
-  side sa, sb;
-  auto add = [](side &s, std::pair<uint64_t, double> r) {
-    s.items += r.first;
-    s.seconds += r.second;
-  };
-  for (unsigned r = 0; r < 2 * rounds; r++) {
-    if ((r % 4 == 0) || (r % 4 == 3))
-      add(sa, a());
-    else
-      add(sb, b());
+void run_pairs(benchmark::State &state, unsigned rounds, A &&a, B &&b) {
+  std::vector<double> ratios;
+  for (auto _ : state) {
+    side sa, sb;
+    auto add = [](side &s, std::pair<uint64_t, double> r) {
+      s.items += r.first;
+      s.seconds += r.second;
+    };
+    for (unsigned r = 0; r < 2 * rounds; r++) {
+      if ((r % 4 == 0) || (r % 4 == 3))
+        add(sa, a());
+      else
+        add(sb, b());
+    }
+    state.SetIterationTime(sa.seconds + sb.seconds);
+    state.counters["side_a_per_s"] = sa.rate();
+    state.counters["side_b_per_s"] = sb.rate();
+    ratios.push_back(sa.rate() > 0 ? sb.rate() / sa.rate() : 0);
   }
-  state.SetIterationTime(sa.seconds + sb.seconds);
-  state.counters["side_a_per_s"] = sa.rate();
-  state.counters["side_b_per_s"] = sb.rate();
-  return sa.rate() > 0 ? sb.rate() / sa.rate() : 0;
+  std::sort(ratios.begin(), ratios.end());
+  state.counters["ratio"] = ratios.empty() ? 0 : ratios[ratios.size() / 2];
 }
 
 // One cell's {items, seconds}: lockstep iterations, free-mode operations;
@@ -170,14 +177,10 @@ void BM_Paired_Profile(benchmark::State &state) {
   const cell_spec on = bench_cell(state.range(0), true, md);
   if (!off.sc) return state.SkipWithError("no such scenario");
   bool bad = false;
-  std::vector<double> ratios;
-  for (auto _ : state)
-    ratios.push_back(run_pair(
-        state, md == mode::free ? kPairRoundsFree : kPairRounds,
-        [&] { return cell_side(off, &bad); }, [&] { return cell_side(on, &bad); }));
+  run_pairs(
+      state, md == mode::free ? kPairRoundsFree : kPairRounds, [&] { return cell_side(off, &bad); },
+      [&] { return cell_side(on, &bad); });
   if (bad) return state.SkipWithError("a violation on the correct protocol");
-  std::sort(ratios.begin(), ratios.end());
-  state.counters["ratio"] = ratios[ratios.size() / 2];
   state.SetLabel(std::string(name_of(kScenarios[state.range(0)])) + " " + mode_name(md));
 }
 BENCHMARK(BM_Paired_Profile)
@@ -216,17 +219,13 @@ void BM_Paired_Ceiling(benchmark::State &state) {
   if (state.range(0)) cell.sc = &kEmpty;
   if (!cell.sc) return state.SkipWithError("no such scenario");
   bool bad = false;
-  std::vector<double> ratios;
-  for (auto _ : state)
-    ratios.push_back(run_pair(
-        state, kPairRounds,
-        [] {
-          return std::pair<uint64_t, double>{kIterations, bare_rendezvous(kIterations)};
-        },
-        [&] { return cell_side(cell, &bad); }));
+  run_pairs(
+      state, kPairRounds,
+      [] {
+        return std::pair<uint64_t, double>{kIterations, bare_rendezvous(kIterations)};
+      },
+      [&] { return cell_side(cell, &bad); });
   if (bad) return state.SkipWithError("a violation on the correct protocol");
-  std::sort(ratios.begin(), ratios.end());
-  state.counters["ratio"] = ratios[ratios.size() / 2];
   state.SetLabel(cell.sc->name);
 }
 BENCHMARK(BM_Paired_Ceiling)

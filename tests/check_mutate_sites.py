@@ -56,16 +56,14 @@ def check_since(sites):
     if known is None:
         return fails + ['--since: no known site to select']
     with open(os.path.join(root, known.file), 'rb') as f:
-        line = f.read().count(b'\n', 0, known.start) + 1
+        text = f.read()
+    line = mutate.site_lines(known, text)[0]
     picked = mutate.changed_sites(sites, {known.file: {line}}, root)
     if known not in picked:
         fails.append('--since: a change of %s:%d does not select %s' % (known.file, line,
                                                                       known.id))
     for s in picked:
-        with open(os.path.join(root, s.file), 'rb') as f:
-            text = f.read()
-        first = text.count(b'\n', 0, s.start) + 1
-        last = text.count(b'\n', 0, max(s.start, s.end - 1)) + 1
+        first, last = mutate.site_lines(s, text) if s.file == known.file else (0, -1)
         if s.file != known.file or not first <= line <= last:
             fails.append('--since: %s selected by a change of %s:%d' % (s.id, known.file, line))
     if mutate.changed_sites(sites, {}, root):

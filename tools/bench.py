@@ -176,24 +176,6 @@ def run_name(bench, threads):
     return '%s/real_time/threads:%d' % (bench, threads)
 
 
-def median_items(doc):
-    """{run_name: median items_per_second}: the 'median' aggregate, else
-    the median of the iteration rows."""
-    medians, samples = {}, {}
-    for b in doc.get('benchmarks', []):
-        if 'items_per_second' not in b:
-            continue
-        name = b.get('run_name', b['name'])
-        if b.get('run_type') == 'aggregate':
-            if b.get('aggregate_name') == 'median':
-                medians[name] = float(b['items_per_second'])
-        else:
-            samples.setdefault(name, []).append(float(b['items_per_second']))
-    for name, v in samples.items():
-        medians.setdefault(name, statistics.median(v))
-    return medians
-
-
 def median_counter(doc, counter):
     """{run_name: median of a user counter}: the 'median' aggregate, else
     the median of the iteration rows."""
@@ -210,6 +192,11 @@ def median_counter(doc, counter):
     for name, v in samples.items():
         medians.setdefault(name, statistics.median(v))
     return medians
+
+
+def median_items(doc):
+    """{run_name: median items_per_second} (median_counter)."""
+    return median_counter(doc, 'items_per_second')
 
 
 def compute_gates(doc):

@@ -102,6 +102,13 @@ def run_label(base, doc):
     return '%s%s %s%s' % (sha, dirty, date, tag)
 
 
+def run_threads(name, default=1):
+    """The thread count a benchmark's run name carries (threads:N), else
+    `default`."""
+    m = re.search(r'threads:(\d+)', name)
+    return int(m.group(1)) if m else default
+
+
 def families(doc):
     """{family: {threads: median real ns}} for every benchmark of the run.
     A family that times whole cells (BM_ScaleFree_*: a free-mode cell at
@@ -119,8 +126,7 @@ def families(doc):
     out = {}
     for name, ns in med.items():
         fam = name.split('/')[0]
-        m = re.search(r'threads:(\d+)', name)
-        t = int(m.group(1)) if m else threads_of.get(name, 1)
+        t = run_threads(name, threads_of.get(name, 1))
         if ns > 0:
             out.setdefault(fam, {})[t] = ns
     return out
@@ -134,8 +140,7 @@ def family_counter(doc, counter):
         if b.get('run_type') == 'aggregate' or counter not in b:
             continue
         name = b.get('run_name') or b.get('name', '')
-        m = re.search(r'threads:(\d+)', name)
-        t = int(m.group(1)) if m else int(b.get('threads', 1))
+        t = run_threads(name, int(b.get('threads', 1)))
         vals.setdefault(name.split('/')[0], {}).setdefault(t, []).append(float(b[counter]))
     return {f: {t: statistics.median(v) for t, v in ts.items()} for f, ts in vals.items()}
 

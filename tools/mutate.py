@@ -30,13 +30,13 @@ from mutate_report import (EQUIVALENT_FILE, SCHEMA, VERDICTS, campaign_summary, 
                            merge, summary)
 from mutate_run import STAGES, Worker, run
 from mutate_sites import (TOP, Site, UnknownRevision, changed_lines, changed_sites, find_sites,
-                          resolve_revision, select, since)
+                          resolve_revision, select, since, site_lines)
 
 # What callers reach through `import mutate`.
 __all__ = ['EQUIVALENT_FILE', 'NAMED_TWINS', 'NO_TWIN', 'SCHEMA', 'STAGES', 'TOP', 'VERDICTS',
            'Site', 'Worker', 'campaign_summary', 'equivalents', 'find_sites', 'main', 'merge',
-           'named_run', 'run', 'select', 'since', 'changed_lines', 'changed_sites', 'summary',
-           'twins_of']
+           'named_run', 'run', 'select', 'since', 'changed_lines', 'changed_sites', 'site_lines',
+           'summary', 'twins_of']
 
 
 def parse_shard(text):

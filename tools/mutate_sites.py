@@ -455,6 +455,13 @@ def changed_lines(diff_text):
     return out
 
 
+def site_lines(site, text):
+    """The first and last line (1-based) of a site's mutated text
+    [start, end) in its file's bytes `text`."""
+    return (text.count(b'\n', 0, site.start) + 1,
+            text.count(b'\n', 0, max(site.start, site.end - 1)) + 1)
+
+
 def changed_sites(sites, changed, top=TOP):
     """The sites whose mutated text [start, end) lies on one of `changed`'s
     lines of its file."""
@@ -466,9 +473,7 @@ def changed_sites(sites, changed, top=TOP):
         if s.file not in texts:
             with open(os.path.join(top, s.file), 'rb') as f:
                 texts[s.file] = f.read()
-        t = texts[s.file]
-        first = t.count(b'\n', 0, s.start) + 1
-        last = t.count(b'\n', 0, max(s.start, s.end - 1)) + 1
+        first, last = site_lines(s, texts[s.file])
         if any(n in lines for n in range(first, last + 1)):
             keep.append(s)
     return keep
